@@ -1,0 +1,37 @@
+"""django-mysqlpool: a pooled MySQL/MariaDB backend for Django.
+
+Set ``ENGINE`` to ``"django_mysqlpool.backends.mysqlpool"``. The public API is ``__all__``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .decorators import auto_close_db
+
+__version__ = "1.0.0"
+__all__ = ["PoolError", "PoolTimeout", "auto_close_db", "close_pool", "pool_stats"]
+
+
+def pool_stats(alias: str | None = None) -> Any:
+    """Stats of this process's pools: a list of dicts, or the dict of ``alias``'s pool."""
+    from .lifecycle import pool_stats as stats_of
+
+    return stats_of(alias)
+
+
+def close_pool(alias: str | None = None) -> None:
+    """Close this process's pools (all, or ``alias``'s); see ``lifecycle.close_pool``."""
+    from .lifecycle import close_pool as close
+
+    close(alias)
+
+
+def __getattr__(name: str) -> Any:
+    # Errors subclass the driver's OperationalError: bind them only when asked for, so
+    # importing the package never imports MySQLdb before pymysql.install_as_MySQLdb().
+    if name in ("PoolError", "PoolTimeout"):
+        from . import errors
+
+        return getattr(errors, name)
+    raise AttributeError(f"module 'django_mysqlpool' has no attribute {name!r}")

@@ -1,0 +1,89 @@
+"""What differs between the two DB-API drivers we support: mysqlclient and PyMySQL.
+
+PyMySQL reaches us as ``MySQLdb`` after ``pymysql.install_as_MySQLdb()``; everything the
+pool needs to know about a raw connection beyond PEP 249 is asked here.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+from typing import Any, Callable
+
+#: Client errors after which a connection is never handed out again: server gone (2006),
+#: lost during a query (2013), out of sync (2014), lost (2055), idle-disconnected (4031).
+FATAL_ERROR_CODES = frozenset({2006, 2013, 2014, 2055, 4031})
+
+
+def is_pymysql(database: ModuleType) -> bool:
+    return database.__name__.startswith("pymysql") or hasattr(database, "install_as_MySQLdb")
+
+
+def original_connect(database: ModuleType) -> Callable[..., Any]:
+    """The driver's own connection class, which ``connect`` wraps.
+
+    Taken from the ``connections`` submodule rather than ``database.connect`` so that a
+    second install of the patch can never wrap the wrapper.
+    """
+    connections = importlib.import_module(database.__name__ + ".connections")
+    return connections.Connection  # type: ignore[no-any-return]
+
+
+def socket_fd(raw: Any) -> int | None:
+    """The socket file descriptor of an open connection, or None once it is closed."""
+    if not is_open(raw):
+        return None
+    sock = getattr(raw, "_sock", None)  # PyMySQL
+    if sock is not None:
+        return sock.fileno()  # type: ignore[no-any-return]
+    try:
+        return raw.fileno()  # type: ignore[no-any-return]
+    except Exception:
+        return None
+
+
+def is_open(raw: Any) -> bool:
+    return bool(getattr(raw, "open", False))
+
+
+def last_error_code(raw: Any) -> int:
+    """The error code of the driver's last call (mysqlclient only; PyMySQL closes instead)."""
+    errno = getattr(raw, "errno", None)
+    if errno is None:
+        return 0
+    try:
+        return int(errno())
+    except Exception:
+        return 0
+
+
+def drain_results(raw: Any) -> None:
+    """Read and drop result sets a multi-statement query left unread.
+
+    A connection with unread results answers the next statement with 2014 "Commands out of
+    sync"; an unbuffered result still being read makes this raise, and the caller discards.
+    """
+    if hasattr(raw, "more_results"):  # mysqlclient
+        while raw.more_results():
+            if raw.next_result() != 0:
+                break
+            raw.discard_result()
+        return
+    result = getattr(raw, "_result", None)  # PyMySQL
+    if result is not None and getattr(result, "unbuffered_active", False):
+        raise raw.OperationalError(2014, "an unbuffered result set was left unread")
+
+
+def ping(raw: Any) -> None:
+    """One round trip; raises if the server does not answer. Never reconnects."""
+    if hasattr(raw, "_sock"):  # PyMySQL reconnects silently unless told not to
+        raw.ping(reconnect=False)
+    else:
+        raw.ping()
+
+
+def closed_error(database: ModuleType) -> Exception:
+    """The exception the driver raises when a closed connection is used."""
+    if is_pymysql(database):
+        return database.InterfaceError(0, "")  # type: ignore[no-any-return]
+    return database.OperationalError(2006, "")  # type: ignore[no-any-return]

@@ -1,0 +1,20 @@
+"""The errors the pool raises into Django code.
+
+Each subclasses the driver's ``OperationalError``, so Django's ``wrap_database_errors``
+turns it into ``django.db.utils.OperationalError`` and existing ``except`` clauses keep
+working. Import this module after ``pymysql.install_as_MySQLdb()`` when using PyMySQL.
+"""
+
+from __future__ import annotations
+
+import MySQLdb
+
+__all__ = ["PoolError", "PoolTimeout"]
+
+
+class PoolError(MySQLdb.OperationalError):  # type: ignore[misc]
+    """Base class of the errors raised by django-mysqlpool."""
+
+
+class PoolTimeout(PoolError):
+    """No pooled connection became free within the pool's ``timeout``."""

@@ -1,0 +1,91 @@
+"""What a forked child does with the connections it inherited: never touch them.
+
+A driver that drops, garbage-collects or exits with a connection sends COM_QUIT on the
+socket, which the parent shares: the parent's connection dies. So at fork, the child
+points every inherited socket fd at /dev/null, forgets the parent's pools and detaches
+Django's wrappers; it then opens its own connections. See UPSTREAM-FACTS "Fork".
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import weakref
+from typing import Any, Callable
+
+from . import driver
+
+_connections: weakref.WeakSet[Any] = weakref.WeakSet()
+_records: weakref.WeakSet[Any] = weakref.WeakSet()
+_lock = threading.Lock()
+_hook_registered = False
+_child_hooks: list[Callable[[], None]] = []
+_owner_pid = os.getpid()
+
+
+def track(raw: Any, record: Any = None) -> None:
+    """Remember a raw connection (and its pool record) this process opened."""
+    with _lock:
+        _connections.add(raw)
+        if record is not None:
+            _records.add(record)
+
+
+def register(child_hook: Callable[[], None]) -> None:
+    """Run ``child_hook`` in every forked child after the inherited sockets are neutralised."""
+    global _hook_registered
+    with _lock:
+        if child_hook not in _child_hooks:
+            _child_hooks.append(child_hook)
+        if not _hook_registered:
+            os.register_at_fork(after_in_child=_after_fork_in_child)
+            _hook_registered = True
+
+
+def check_pid() -> None:
+    """Fallback for forks that bypassed ``os.fork`` hooks: act on the first call in the child."""
+    if os.getpid() != _owner_pid:
+        _after_fork_in_child()
+
+
+def _after_fork_in_child() -> None:
+    global _lock, _owner_pid
+    _lock = threading.Lock()  # the parent may have held it while forking
+    _owner_pid = os.getpid()
+    _neutralise_inherited_sockets()
+    _detach_django_connections()
+    for hook in list(_child_hooks):
+        hook()
+
+
+def _detach_django_connections() -> None:
+    """Make this thread's Django wrappers reconnect instead of using the parent's sockets."""
+    if "django.db" not in sys.modules:
+        return
+    from django.db import connections
+
+    for wrapper in connections.all(initialized_only=True):
+        if wrapper.vendor == "mysql" and wrapper.connection is not None:
+            wrapper.connection = None
+
+
+def _neutralise_inherited_sockets() -> None:
+    inherited = list(_connections)
+    records = list(_records)
+    _connections.clear()
+    _records.clear()
+    for record in records:
+        # A parent's handle collected here must not check its record back in: the parent's
+        # pool (and its queue lock, possibly held at fork time) is not ours.
+        record.fairy_ref = None
+    if not inherited:
+        return
+    devnull = os.open(os.devnull, os.O_RDWR)
+    try:
+        for raw in inherited:
+            fd = driver.socket_fd(raw)
+            if fd is not None and fd != devnull:
+                os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)

@@ -1,0 +1,202 @@
+"""Read and validate MYSQLPOOL_BACKEND, MYSQLPOOL_ARGUMENTS and OPTIONS["pool"]; nothing else.
+
+Settings are read when a pool is created, so ``override_settings`` applies to pools
+created inside it. Every problem raises ``ImproperlyConfigured`` naming the setting, the
+value, what is allowed and how to fix it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from django.conf import settings as django_settings
+from django.core.exceptions import ImproperlyConfigured
+from sqlalchemy import pool as sa_pool
+
+DEFAULT_BACKEND = "QueuePool"
+BUILTIN_BACKENDS = ("QueuePool", "NullPool", "StaticPool", "SingletonThreadPool", "AssertionPool")
+
+#: Arguments 0.2.1 users may still have that today's SQLAlchemy removed: warned, ignored.
+LEGACY_ARGUMENTS = {
+    "use_threadlocal": "SQLAlchemy 1.4 removed thread-local pools",
+    "listeners": "SQLAlchemy 1.4 removed pool listeners; use sqlalchemy.event",
+    "poolclass": "set MYSQLPOOL_BACKEND instead",
+}
+#: Arguments the pool relies on being its own.
+MANAGED_ARGUMENTS = ("creator", "dialect", "events", "_dispatch")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class Rule:
+    check: Callable[[Any], bool]
+    allowed: str
+
+
+RULES: dict[str, Rule] = {
+    "pool_size": Rule(lambda v: _is_int(v) and v >= 0, "an int >= 0 (0 means no limit)"),
+    "max_overflow": Rule(lambda v: _is_int(v) and v >= -1, "an int >= -1 (-1 means no limit)"),
+    "timeout": Rule(lambda v: _is_number(v) and v > 0, "a number of seconds > 0"),
+    "recycle": Rule(
+        lambda v: _is_number(v) and v >= -1,
+        "a number of seconds, or -1 to never recycle (default: from the server's wait_timeout)",
+    ),
+    "use_lifo": Rule(lambda v: isinstance(v, bool), "True or False"),
+    "pre_ping": Rule(lambda v: isinstance(v, bool), "True or False"),
+    "echo": Rule(lambda v: isinstance(v, bool) or v == "debug", "True, False or 'debug'"),
+    "logging_name": Rule(lambda v: isinstance(v, str) and v != "", "a non-empty str"),
+    "reset_on_return": Rule(
+        lambda v: v is True or v == "rollback",
+        "'rollback' (the pool always rolls back an open transaction on return)",
+    ),
+}
+#: Arguments we implement ourselves instead of handing them to SQLAlchemy.
+OWN_ARGUMENTS = ("pre_ping", "recycle", "reset_on_return")
+
+
+@dataclass(frozen=True)
+class PoolConfig:
+    """A validated pool configuration for one target."""
+
+    backend: type[sa_pool.Pool]
+    arguments: dict[str, Any] = field(default_factory=dict)
+    pre_ping: bool = False
+    recycle: float | None = None  # None: derive from the server's wait_timeout
+
+    def sqlalchemy_arguments(self) -> dict[str, Any]:
+        return {k: v for k, v in self.arguments.items() if k not in OWN_ARGUMENTS}
+
+    def describe(self) -> dict[str, Any]:
+        return {"backend": self.backend.__name__, **self.arguments}
+
+
+def resolve(pool_option: Any) -> PoolConfig | None:
+    """The configuration for a connect call's ``OPTIONS["pool"]``; None means "don't pool"."""
+    where = option_name(pool_option)
+    if pool_option is False:
+        return None
+    if pool_option is None or pool_option is True:
+        overrides: Mapping[str, Any] = {}
+    elif isinstance(pool_option, Mapping):
+        overrides = pool_option
+    else:
+        raise ImproperlyConfigured(
+            f"{where} must be True, False or a dict of pool arguments, got {pool_option!r}."
+        )
+    global_arguments = getattr(django_settings, "MYSQLPOOL_ARGUMENTS", None) or {}
+    if not isinstance(global_arguments, Mapping):
+        raise ImproperlyConfigured(
+            f"MYSQLPOOL_ARGUMENTS must be a dict of pool arguments, got {global_arguments!r}."
+        )
+    global_arguments = dict(global_arguments)
+    backend_value = getattr(django_settings, "MYSQLPOOL_BACKEND", None)
+    legacy_class = global_arguments.get("poolclass")
+    if backend_value is None and legacy_class is not None:
+        backend_value = legacy_class
+    backend_setting = "MYSQLPOOL_BACKEND"
+    overrides = dict(overrides)
+    if "backend" in overrides:
+        backend_value, backend_setting = overrides.pop("backend"), f"{where}['backend']"
+    backend = load_backend(backend_value or DEFAULT_BACKEND, backend_setting)
+    arguments = validate_arguments(global_arguments, "MYSQLPOOL_ARGUMENTS", backend)
+    arguments.update(validate_arguments(overrides, where, backend))
+    return PoolConfig(
+        backend=backend,
+        arguments=arguments,
+        pre_ping=bool(arguments.get("pre_ping", False)),
+        recycle=arguments.get("recycle"),
+    )
+
+
+def load_backend(value: Any, setting: str) -> type[sa_pool.Pool]:
+    """A ``sqlalchemy.pool.Pool`` subclass from a class, a built-in name or a dotted path."""
+    allowed = (
+        f"one of {', '.join(repr(n) for n in BUILTIN_BACKENDS)}, or a dotted path to a "
+        "sqlalchemy.pool.Pool subclass"
+    )
+    backend: Any = value
+    if isinstance(value, str):
+        if "." not in value:
+            backend = getattr(sa_pool, value, None) if value in BUILTIN_BACKENDS else None
+        else:
+            module_name, _, class_name = value.rpartition(".")
+            try:
+                backend = getattr(importlib.import_module(module_name), class_name, None)
+            except ImportError:
+                backend = None
+    if not (inspect.isclass(backend) and issubclass(backend, sa_pool.Pool)):
+        raise ImproperlyConfigured(f"{setting} must be {allowed}; got {value!r}.")
+    if issubclass(backend, sa_pool.AsyncAdaptedQueuePool):
+        raise ImproperlyConfigured(
+            f"{setting} is {value!r}, an asyncio pool; Django's MySQL drivers are "
+            f"synchronous. Use 'QueuePool'."
+        )
+    return backend
+
+
+def validate_arguments(arguments: Any, setting: str, backend: type[sa_pool.Pool]) -> dict[str, Any]:
+    """Checked copy of pool arguments; legacy ones warn and are dropped."""
+    if not isinstance(arguments, Mapping):
+        raise ImproperlyConfigured(f"{setting} must be a dict of pool arguments, got {arguments!r}.")
+    accepted = accepted_arguments(backend)
+    checked: dict[str, Any] = {}
+    for name, value in arguments.items():
+        if name in LEGACY_ARGUMENTS:
+            warnings.warn(
+                f"{setting}[{name!r}] is ignored: {LEGACY_ARGUMENTS[name]}. Remove it.",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            continue
+        if name in MANAGED_ARGUMENTS:
+            raise ImproperlyConfigured(
+                f"{setting}[{name!r}] is managed by django-mysqlpool and cannot be set; remove it."
+            )
+        if name not in accepted:
+            raise ImproperlyConfigured(
+                f"{setting} has an unknown argument {name!r} for {backend.__name__}; "
+                f"allowed: {', '.join(sorted(accepted))}."
+            )
+        rule = RULES[name]
+        if not rule.check(value):
+            raise ImproperlyConfigured(f"{setting}[{name!r}] must be {rule.allowed}, got {value!r}.")
+        checked[name] = value
+    return checked
+
+
+def accepted_arguments(backend: type[sa_pool.Pool]) -> frozenset[str]:
+    """The arguments ``backend`` takes that we know how to validate."""
+    names: set[str] = set()
+    for klass in backend.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        parameters = inspect.signature(init).parameters.values()
+        names.update(p.name for p in parameters if p.kind is not p.VAR_KEYWORD)
+        if not any(p.kind is p.VAR_KEYWORD for p in parameters):
+            break
+    return frozenset((names & RULES.keys()) | set(OWN_ARGUMENTS))
+
+
+def option_name(pool_option: Any) -> str:
+    """``DATABASES['alias']['OPTIONS']['pool']`` for the alias whose settings hold this object.
+
+    Django copies OPTIONS shallowly, so the dict we receive is the very object in settings.
+    """
+    databases = getattr(django_settings, "DATABASES", {}) or {}
+    for alias, database in databases.items():
+        options = database.get("OPTIONS") or {}
+        if "pool" in options and options["pool"] is pool_option:
+            return f"DATABASES[{alias!r}]['OPTIONS']['pool']"
+    return "OPTIONS['pool']"

@@ -1,0 +1,45 @@
+"""What a connection target is: the full set of connect kwargs, and how to name it safely.
+
+Two connections may only share a pool when every kwarg the driver sees is equal, so the
+key is all of them, frozen recursively. The label is what users see: never a password.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Hashable, Mapping
+
+POOL_OPTION = "pool"
+
+
+def freeze(value: Any) -> Hashable:
+    """A hashable, order-independent image of kwargs (dicts, lists, sets, nested)."""
+    if isinstance(value, Mapping):
+        return frozenset((freeze(k), freeze(v)) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return tuple(freeze(v) for v in value)
+    if isinstance(value, (set, frozenset)):
+        return frozenset(freeze(v) for v in value)
+    try:
+        hash(value)
+    except TypeError:
+        return ("unhashable", type(value).__qualname__, id(value))
+    return value
+
+
+def target_key(connect_kwargs: Mapping[str, Any], pool_option: Any) -> Hashable:
+    """The registry key: one pool per distinct driver kwargs and per-alias pool options."""
+    return (freeze(connect_kwargs), freeze(pool_option))
+
+
+def describe(connect_kwargs: Mapping[str, Any]) -> str:
+    """``user@host:port/db`` (or ``user@/path/to.sock/db``), for messages and stats."""
+    user = connect_kwargs.get("user") or ""
+    database = connect_kwargs.get("database") or connect_kwargs.get("db") or ""
+    socket = connect_kwargs.get("unix_socket")
+    if socket:
+        where = str(socket)
+    else:
+        host = connect_kwargs.get("host") or "localhost"
+        where = f"{host}:{connect_kwargs.get('port') or 3306}"
+    tls = " (TLS)" if connect_kwargs.get("ssl") or connect_kwargs.get("ssl_mode") else ""
+    return f"{user}@{where}/{database}{tls}"
