@@ -64,6 +64,7 @@ def drain_results(raw: Any) -> None:
     sync"; an unbuffered result still being read makes this raise, and the caller discards.
     """
     if hasattr(raw, "more_results"):  # mysqlclient
+        raw.discard_result()  # the current result, if a raw query() left it unread
         while raw.more_results():
             if raw.next_result() != 0:
                 break

@@ -1,0 +1,64 @@
+"""Fixtures: Django wrappers with their own pool settings, and an outside observer."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any, Callable, Iterator
+
+import pytest
+from django.conf import settings
+from django.db.utils import ConnectionHandler
+
+import django_mysqlpool
+from tests.server import Observer
+
+_aliases = itertools.count()
+
+
+@pytest.fixture(autouse=True)
+def _database_access(django_db_blocker: Any) -> Iterator[None]:
+    """These tests talk to the real server directly; pytest-django's guard is for the ORM."""
+    with django_db_blocker.unblock():
+        yield
+
+
+@pytest.fixture
+def observer() -> Iterator[Observer]:
+    seen = Observer()
+    yield seen
+    seen.close()
+
+
+@pytest.fixture
+def make_wrapper() -> Iterator[Callable[..., Any]]:
+    """Build a Django DatabaseWrapper for the test server with its own pool options.
+
+    Each call is a new alias whose pool is keyed by its own OPTIONS["pool"], so tests
+    never share pools; every pool the test made is closed afterwards.
+    """
+    made: list[Any] = []
+
+    def build(pool: Any = True, engine: str = "django_mysqlpool.backends.mysqlpool", **extra: Any) -> Any:
+        alias = f"t{next(_aliases)}"
+        options = dict(extra.pop("OPTIONS", {}))
+        if pool is not None:
+            # A distinct marker keeps each test's pool its own.
+            options["pool"] = ({**pool} if isinstance(pool, dict) else pool)
+        database = {
+            **settings.DATABASES["default"],
+            "ENGINE": engine,
+            "OPTIONS": options,
+            **extra,
+        }
+        handler = ConnectionHandler({"default": database, alias: database})
+        wrapper = handler[alias]
+        made.append(wrapper)
+        return wrapper
+
+    yield build
+    for wrapper in made:
+        try:
+            wrapper.close()
+        except Exception:
+            pass
+    django_mysqlpool.close_pool()

@@ -1,0 +1,57 @@
+"""A forked child never touches its parent's sockets; both keep working."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_scenario(mode: str) -> dict:
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.fork_scenario", mode],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PYTHONWARNINGS": "error::ResourceWarning"},
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("exit_mode", ["sys.exit", "os._exit", "return"])
+def test_os_fork_children_leave_the_parents_connections_alive(exit_mode):
+    report = run_scenario(exit_mode)
+    parent_ids = {report["parent_id"], report["idle_id"]}
+    child_ids = {child["id"] for child in report["children"]}
+
+    assert len(report["children"]) == 3
+    assert len(child_ids) == 3 and not child_ids & parent_ids  # fresh, empty pools
+    assert report["parent_alive"] and report["idle_alive"]
+    assert report["parent_id_after"] == report["parent_id"]
+    assert report["idle_id_after"] == report["idle_id"]  # the idle pooled one is reused
+
+
+def test_multiprocessing_fork_workers_use_their_own_connections():
+    report = run_scenario("multiprocessing")
+    by_pid: dict[int, set[int]] = {}
+    for child in report["children"]:
+        by_pid.setdefault(child["pid"], set()).add(child["id"])
+    parent_ids = {report["parent_id"], report["idle_id"]}
+
+    assert len(report["children"]) == 8
+    assert all(len(ids) == 1 for ids in by_pid.values())  # each worker reuses its own
+    assert not set().union(*by_pid.values()) & parent_ids
+    assert report["parent_alive"] and report["idle_alive"]
+    assert report["parent_id_after"] == report["parent_id"]
+
+
+def test_canary_a_connection_opened_around_the_pool_dies_when_a_child_drops_it():
+    """Proves the hazard is real and that the checks above would see it."""
+    report = run_scenario("canary")
+    assert report["untracked_alive"] is False
+    assert report["parent_alive"] and report["idle_alive"]

@@ -1,0 +1,121 @@
+"""No open transaction, uncommitted write or unread result ever reaches the next borrower."""
+
+from __future__ import annotations
+
+import gc
+
+import MySQLdb.cursors
+import pytest
+
+from tests.server import connection_id
+
+
+@pytest.fixture
+def table(observer):
+    observer.query("CREATE TABLE IF NOT EXISTS mysqlpool_reset (v INT) ENGINE=InnoDB")
+    observer.query("DELETE FROM mysqlpool_reset")
+    yield "mysqlpool_reset"
+    observer.query("DROP TABLE IF EXISTS mysqlpool_reset")
+
+
+def next_borrower_sees(wrapper):
+    """(connection id, @@in_transaction, rows in the table) as the next borrower sees them."""
+    with wrapper.cursor() as cursor:
+        cursor.execute("SELECT CONNECTION_ID(), @@in_transaction, COUNT(*) FROM mysqlpool_reset")
+        return cursor.fetchone()
+
+
+def test_write_left_uncommitted_with_autocommit_off_is_rolled_back(make_wrapper, table, observer):
+    wrapper = make_wrapper(pool={"pool_size": 1})
+    first = connection_id(wrapper)
+    wrapper.set_autocommit(False)
+    with wrapper.cursor() as cursor:
+        cursor.execute("INSERT INTO mysqlpool_reset VALUES (1)")
+    wrapper.close()
+
+    assert next_borrower_sees(wrapper) == (first, 0, 0)
+    assert observer.query("SELECT COUNT(*) FROM mysqlpool_reset") == [(0,)]
+
+
+def test_raw_start_transaction_left_open_is_rolled_back(make_wrapper, table, observer):
+    wrapper = make_wrapper(pool={"pool_size": 1})
+    first = connection_id(wrapper)
+    with wrapper.cursor() as cursor:
+        cursor.execute("START TRANSACTION")
+        cursor.execute("INSERT INTO mysqlpool_reset VALUES (1)")
+    wrapper.close()
+
+    assert next_borrower_sees(wrapper) == (first, 0, 0)
+    assert observer.query("SELECT COUNT(*) FROM mysqlpool_reset") == [(0,)]
+
+
+def test_atomic_block_left_open_by_a_dropped_wrapper_is_rolled_back(make_wrapper, table, observer):
+    """A thread that dies mid-transaction drops its connection: the pool rolls it back."""
+    wrapper = make_wrapper(pool={"pool_size": 1})
+    first = connection_id(wrapper)
+    wrapper.set_autocommit(False)  # what entering transaction.atomic() does
+    with wrapper.cursor() as cursor:
+        cursor.execute("INSERT INTO mysqlpool_reset VALUES (2)")
+    # The borrower vanishes without closing: no atomic exit, no close().
+    wrapper.connection = None
+    wrapper.autocommit = True
+    gc.collect()
+
+    assert next_borrower_sees(wrapper) == (first, 0, 0)
+    assert observer.query("SELECT COUNT(*) FROM mysqlpool_reset") == [(0,)]
+
+
+def test_unread_multi_statement_results_are_drained_and_the_connection_reused(make_wrapper):
+    wrapper = make_wrapper(pool={"pool_size": 1})
+    first = connection_id(wrapper)
+    raw_cursor = wrapper.connection.cursor()
+    raw_cursor.execute("SELECT 1; SELECT 2; SELECT 3")
+    assert raw_cursor.fetchall() == ((1,),)
+    wrapper.close()  # the cursor is left open with two result sets unread
+
+    with wrapper.cursor() as cursor:
+        cursor.execute("SELECT 42, CONNECTION_ID()")
+        assert cursor.fetchone() == (42, first)
+
+
+def connection_id_raw(connection):
+    cursor = connection.cursor()
+    cursor.execute("SELECT CONNECTION_ID()")
+    return cursor.fetchone()[0]
+
+
+def test_connection_returned_mid_multi_statement_is_drained_and_reused(make_wrapper):
+    wrapper = make_wrapper(pool={"pool_size": 1})
+    first = connection_id(wrapper)
+    wrapper.connection.query("SELECT 1; SELECT 2; SELECT 3")  # results left on the wire
+    wrapper.close()
+
+    with wrapper.cursor() as cursor:
+        cursor.execute("SELECT 42, CONNECTION_ID()")
+        assert cursor.fetchone() == (42, first)
+    assert pool_stats_of(wrapper)["discarded"] == 0
+
+
+def pool_stats_of(wrapper):
+    import django_mysqlpool
+
+    [stats] = [s for s in django_mysqlpool.pool_stats() if s["borrowed"]]
+    return stats
+
+
+def test_half_read_unbuffered_result_never_reaches_the_next_borrower(make_wrapper, observer):
+    wrapper = make_wrapper(pool={"pool_size": 1})
+    wrapper.ensure_connection()
+    first = connection_id_raw(wrapper.connection)
+    cursor = wrapper.connection.cursor(MySQLdb.cursors.SSCursor)
+    cursor.execute("SELECT seq FROM seq_1_to_10000")
+    cursor.fetchone()
+    wrapper.close()
+
+    with wrapper.cursor() as fresh:
+        fresh.execute("SELECT 42")
+        assert fresh.fetchone() == (42,)
+    # Out of sync, it could not be reset: the pool discarded it.
+    assert not observer.is_alive(first)
+    assert connection_id(wrapper) != first
+    assert pool_stats_of(wrapper)["discarded"] == 1
