@@ -47,7 +47,11 @@ def uninstall(database: ModuleType) -> None:
 
 
 def is_installed(database: ModuleType) -> bool:
-    return hasattr(database.connect, _MARKER)
+    return is_installed_on(database.connect)
+
+
+def is_installed_on(connect: Callable[..., Any]) -> bool:
+    return hasattr(connect, _MARKER)
 
 
 def connect(

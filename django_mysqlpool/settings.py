@@ -109,6 +109,10 @@ def resolve(pool_option: Any) -> PoolConfig | None:
     if "backend" in overrides:
         backend_value, backend_setting = overrides.pop("backend"), f"{where}['backend']"
     backend = load_backend(backend_value or DEFAULT_BACKEND, backend_setting)
+    if backend_setting != "MYSQLPOOL_BACKEND":
+        # An alias that picks its own pool class takes the global arguments that class has.
+        accepted = accepted_arguments(backend) | LEGACY_ARGUMENTS.keys()
+        global_arguments = {k: v for k, v in global_arguments.items() if k in accepted}
     arguments = validate_arguments(global_arguments, "MYSQLPOOL_ARGUMENTS", backend)
     arguments.update(validate_arguments(overrides, where, backend))
     return PoolConfig(

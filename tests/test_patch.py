@@ -1,0 +1,54 @@
+"""The backend swaps the driver's connect once, keeps the original, and can be undone."""
+
+from __future__ import annotations
+
+import importlib
+
+import MySQLdb
+import MySQLdb.connections
+
+from django_mysqlpool import patch
+
+
+def test_backend_import_installs_the_patch_keeping_the_drivers_own_connect():
+    import django_mysqlpool.backends.mysqlpool.base  # noqa: F401
+
+    assert patch.is_installed(MySQLdb)
+    original = MySQLdb.connect._django_mysqlpool_original
+    assert not patch.is_installed_on(original)
+    assert original.__module__ == "MySQLdb"
+
+
+def test_reloading_the_backend_twice_never_wraps_the_wrapper():
+    import django_mysqlpool.backends.mysqlpool.base as base
+
+    installed = MySQLdb.connect
+    importlib.reload(base)
+    importlib.reload(base)
+    assert MySQLdb.connect is installed
+
+
+def test_uninstall_restores_plain_connections_and_install_brings_the_pool_back(observer):
+    from django.conf import settings
+
+    params = dict(
+        host=settings.DB_HOST, port=settings.DB_PORT, user=settings.DB_USER,
+        password=settings.DB_PASSWORD, database=settings.DB_NAME,
+    )
+    patch.uninstall(MySQLdb)
+    try:
+        plain = MySQLdb.connect(**params)
+        assert isinstance(plain, MySQLdb.connections.Connection)
+        plain_id = plain.thread_id()
+        plain.close()
+        assert not observer.is_alive(plain_id)
+    finally:
+        patch.install(MySQLdb)
+
+    pooled = MySQLdb.connect(**params, pool={"pool_size": 1})
+    pooled_id = pooled.thread_id()
+    pooled.close()
+    assert observer.is_alive(pooled_id)  # given back, not closed
+    import django_mysqlpool
+
+    django_mysqlpool.close_pool()

@@ -1,0 +1,128 @@
+"""MYSQLPOOL_BACKEND, MYSQLPOOL_ARGUMENTS and OPTIONS["pool"]: validated, legacy ones warned."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+import django_mysqlpool
+from tests.server import connection_id
+
+
+def connect_error(make_wrapper, **kwargs) -> str:
+    wrapper = make_wrapper(**kwargs)
+    with pytest.raises(ImproperlyConfigured) as raised:
+        wrapper.ensure_connection()
+    return str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("backend", "expected"),
+    [
+        ("NoSuchPool", "MYSQLPOOL_BACKEND must be one of 'QueuePool'"),
+        ("os.path", "got 'os.path'"),
+        ("sqlalchemy.pool.AsyncAdaptedQueuePool", "an asyncio pool"),
+        ("collections.OrderedDict", "a dotted path to a sqlalchemy.pool.Pool subclass"),
+    ],
+)
+def test_unknown_backend_names_the_setting_and_what_is_allowed(make_wrapper, settings, observer, backend, expected):
+    settings.MYSQLPOOL_BACKEND = backend
+    before = observer.status("Connections")
+    assert expected in connect_error(make_wrapper)
+    assert observer.status("Connections") == before  # nothing half-applied was connected
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        ({"pool_size": "ten"}, "MYSQLPOOL_ARGUMENTS['pool_size'] must be an int >= 0 (0 means no limit), got 'ten'"),
+        ({"max_overflow": -2}, "MYSQLPOOL_ARGUMENTS['max_overflow'] must be an int >= -1"),
+        ({"timeout": 0}, "MYSQLPOOL_ARGUMENTS['timeout'] must be a number of seconds > 0, got 0"),
+        ({"pool_size": True}, "got True"),
+        ({"poolsize": 3}, "unknown argument 'poolsize' for QueuePool; allowed: echo, logging_name, max_overflow"),
+        ({"creator": print}, "'creator'] is managed by django-mysqlpool"),
+        ({"reset_on_return": "commit"}, "must be 'rollback'"),
+        (["pool_size"], "MYSQLPOOL_ARGUMENTS must be a dict of pool arguments"),
+    ],
+)
+def test_bad_global_argument_names_the_setting_value_and_allowed(make_wrapper, settings, arguments, expected):
+    settings.MYSQLPOOL_ARGUMENTS = arguments
+    assert expected in connect_error(make_wrapper)
+
+
+def test_argument_the_chosen_backend_does_not_take_is_rejected(make_wrapper, settings):
+    settings.MYSQLPOOL_BACKEND = "NullPool"
+    settings.MYSQLPOOL_ARGUMENTS = {"pool_size": 3}
+    assert "unknown argument 'pool_size' for NullPool" in connect_error(make_wrapper)
+
+
+def test_bad_per_alias_option_names_the_alias_setting(make_wrapper):
+    assert "OPTIONS['pool'] must be True, False or a dict" in connect_error(make_wrapper, pool="yes")
+    assert "OPTIONS['pool']['timeout'] must be a number" in connect_error(make_wrapper, pool={"timeout": "1s"})
+
+
+def test_per_alias_dict_overrides_global_arguments(make_wrapper, settings):
+    settings.MYSQLPOOL_ARGUMENTS = {"pool_size": 7, "max_overflow": 1}
+    connection_id(make_wrapper(pool={"pool_size": 2}))
+    [stats] = django_mysqlpool.pool_stats()
+    assert stats["size"] == 2
+
+
+def test_pool_false_bypasses_the_pool(make_wrapper, observer):
+    wrapper = make_wrapper(pool=False)
+    first = connection_id(wrapper)
+    wrapper.close()
+    assert not observer.is_alive(first)
+    assert connection_id(wrapper) != first
+    assert django_mysqlpool.pool_stats() == []
+
+
+def test_per_alias_backend_choice(make_wrapper, observer):
+    wrapper = make_wrapper(pool={"backend": "NullPool"})
+    first = connection_id(wrapper)
+    wrapper.close()
+    assert not observer.is_alive(first)  # NullPool closes on return
+
+
+@pytest.mark.parametrize("legacy", ["use_threadlocal", "listeners"])
+def test_0_2_1_arguments_warn_and_are_ignored(make_wrapper, settings, legacy):
+    settings.MYSQLPOOL_BACKEND = "QueuePool"
+    settings.MYSQLPOOL_ARGUMENTS = {legacy: False, "pool_size": 4}
+    wrapper = make_wrapper()
+    with pytest.warns(DeprecationWarning, match=rf"MYSQLPOOL_ARGUMENTS\['{legacy}'\] is ignored"):
+        connection_id(wrapper)
+    assert django_mysqlpool.pool_stats()[0]["size"] == 4
+
+
+def test_0_2_1_poolclass_argument_still_chooses_the_backend(make_wrapper, settings, observer):
+    del settings.MYSQLPOOL_BACKEND
+    settings.MYSQLPOOL_ARGUMENTS = {"poolclass": "NullPool"}
+    wrapper = make_wrapper()
+    with pytest.warns(DeprecationWarning, match="set MYSQLPOOL_BACKEND instead"):
+        first = connection_id(wrapper)
+    wrapper.close()
+    assert not observer.is_alive(first)
+
+
+def test_default_recycle_follows_the_servers_wait_timeout(make_wrapper):
+    # A session wait_timeout of 3 s (set per connection, the shared server is untouched).
+    wrapper = make_wrapper(OPTIONS={"init_command": "SET SESSION wait_timeout = 3"})
+    first = connection_id(wrapper)
+    wrapper.close()
+    time.sleep(2.2)  # past the derived recycle (2 s), still inside the server's 3 s
+
+    second = connection_id(wrapper)
+    assert second != first  # recycled before the server could drop it
+
+
+def test_pool_idle_past_wait_timeout_never_says_gone_away(make_wrapper, observer):
+    wrapper = make_wrapper(OPTIONS={"init_command": "SET SESSION wait_timeout = 2"}, pool={"recycle": -1})
+    first = connection_id(wrapper)
+    wrapper.close()
+    deadline = time.monotonic() + 10
+    while observer.is_alive(first) and time.monotonic() < deadline:
+        time.sleep(0.2)  # bounded poll until the server dropped it
+    assert not observer.is_alive(first)
+    assert connection_id(wrapper) != first  # liveness check replaced it, no error
