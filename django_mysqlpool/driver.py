@@ -7,8 +7,9 @@ pool needs to know about a raw connection beyond PEP 249 is asked here.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
 #: Client errors after which a connection is never handed out again: server gone (2006),
 #: lost during a query (2013), out of sync (2014), lost (2055), idle-disconnected (4031).

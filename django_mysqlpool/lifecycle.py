@@ -6,7 +6,8 @@ key its connections would use, without connecting.
 
 from __future__ import annotations
 
-from typing import Any, Hashable
+from collections.abc import Hashable
+from typing import Any
 
 from . import pools, stats, targets
 

@@ -9,8 +9,9 @@ monkey patches are: a marker on the patched function says it is ours.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
 from . import fork, pools, settings, targets
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any, Callable, Hashable, Mapping
+from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
@@ -45,8 +46,10 @@ class RegisteredPool:
             self.counters.count_timeout()
             raise PoolTimeout(self._exhaustion_message(time.monotonic() - started)) from None
         except sa_exc.SQLAlchemyError as error:
-            raise PoolError(f"the pool for {self.target} failed to hand out a connection: {error}")
-        self.counters.lend(fairy._connection_record)  # type: ignore[attr-defined]
+            raise PoolError(
+                f"the pool for {self.target} failed to hand out a connection: {error}"
+            ) from error
+        self.counters.lend(fairy._connection_record)
         return PooledConnection(fairy, self.target, self.database)
 
     def _exhaustion_message(self, waited: float) -> str:
@@ -83,9 +86,7 @@ class Registry:
     def find(self, key: Hashable) -> RegisteredPool | None:
         return self.pools.get(key)
 
-    def get_or_create(
-        self, key: Hashable, build: Callable[[], RegisteredPool]
-    ) -> RegisteredPool:
+    def get_or_create(self, key: Hashable, build: Callable[[], RegisteredPool]) -> RegisteredPool:
         registered = self.pools.get(key)
         if registered is None:
             with self.lock:
@@ -145,10 +146,12 @@ def _build(
     pool = config.backend(
         lambda: connect(**connect_kwargs),
         reset_on_return=None,  # reset.py does it, and discards what it cannot reset
-        recycle=config.recycle if config.recycle is not None else -1,
+        recycle=config.recycle if config.recycle is not None else -1,  # type: ignore[arg-type]
         **config.sqlalchemy_arguments(),
     )
-    setting = option_name(pool_option) if isinstance(pool_option, Mapping) else "MYSQLPOOL_ARGUMENTS"
+    setting = (
+        option_name(pool_option) if isinstance(pool_option, Mapping) else "MYSQLPOOL_ARGUMENTS"
+    )
     registered = RegisteredPool(
         key=key,
         target=targets.describe(connect_kwargs),
@@ -169,7 +172,7 @@ def _listen(registered: RegisteredPool) -> None:
     def derive_recycle(raw: Any, record: Any) -> None:
         if registered.config.recycle is None:
             registered.recycle = recycle_for(server_wait_timeout(raw))
-            pool._recycle = registered.recycle  # type: ignore[attr-defined]
+            pool._recycle = registered.recycle
 
     @event.listens_for(pool, "connect")
     def created(raw: Any, record: Any) -> None:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import importlib
 import inspect
 import warnings
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
@@ -152,7 +153,9 @@ def load_backend(value: Any, setting: str) -> type[sa_pool.Pool]:
 def validate_arguments(arguments: Any, setting: str, backend: type[sa_pool.Pool]) -> dict[str, Any]:
     """Checked copy of pool arguments; legacy ones warn and are dropped."""
     if not isinstance(arguments, Mapping):
-        raise ImproperlyConfigured(f"{setting} must be a dict of pool arguments, got {arguments!r}.")
+        raise ImproperlyConfigured(
+            f"{setting} must be a dict of pool arguments, got {arguments!r}."
+        )
     accepted = accepted_arguments(backend)
     checked: dict[str, Any] = {}
     for name, value in arguments.items():
@@ -174,7 +177,9 @@ def validate_arguments(arguments: Any, setting: str, backend: type[sa_pool.Pool]
             )
         rule = RULES[name]
         if not rule.check(value):
-            raise ImproperlyConfigured(f"{setting}[{name!r}] must be {rule.allowed}, got {value!r}.")
+            raise ImproperlyConfigured(
+                f"{setting}[{name!r}] must be {rule.allowed}, got {value!r}."
+            )
         checked[name] = value
     return checked
 

@@ -6,7 +6,8 @@ key is all of them, frozen recursively. The label is what users see: never a pas
 
 from __future__ import annotations
 
-from typing import Any, Hashable, Mapping
+from collections.abc import Hashable, Mapping
+from typing import Any
 
 POOL_OPTION = "pool"
 
@@ -23,7 +24,7 @@ def freeze(value: Any) -> Hashable:
         hash(value)
     except TypeError:
         return ("unhashable", type(value).__qualname__, id(value))
-    return value
+    return value  # type: ignore[no-any-return]
 
 
 def target_key(connect_kwargs: Mapping[str, Any], pool_option: Any) -> Hashable:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -38,15 +40,18 @@ def make_wrapper() -> Iterator[Callable[..., Any]]:
     """
     made: list[Any] = []
 
-    def build(pool: Any = True, engine: str = "django_mysqlpool.backends.mysqlpool", **extra: Any) -> Any:
+    def build(
+        pool: Any = True, engine: str = "django_mysqlpool.backends.mysqlpool", **extra: Any
+    ) -> Any:
         alias = f"t{next(_aliases)}"
         options = dict(extra.pop("OPTIONS", {}))
         if pool is not None:
             # A distinct marker keeps each test's pool its own.
-            options["pool"] = ({**pool} if isinstance(pool, dict) else pool)
+            options["pool"] = {**pool} if isinstance(pool, dict) else pool
         database = {
             **settings.DATABASES["default"],
             "ENGINE": engine,
+            "NAME": settings.DB_NAME,  # not pytest-django's test database: the observer's
             "OPTIONS": options,
             **extra,
         }
@@ -57,8 +62,6 @@ def make_wrapper() -> Iterator[Callable[..., Any]]:
 
     yield build
     for wrapper in made:
-        try:
+        with contextlib.suppress(Exception):
             wrapper.close()
-        except Exception:
-            pass
     django_mysqlpool.close_pool()

@@ -16,7 +16,10 @@ ROOT = Path(__file__).resolve().parent.parent
 def run_scenario(mode: str) -> dict:
     result = subprocess.run(
         [sys.executable, "-m", "tests.fork_scenario", mode],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
         env={**os.environ, "PYTHONWARNINGS": "error::ResourceWarning"},
     )
     assert result.returncode == 0, result.stderr

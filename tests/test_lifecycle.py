@@ -6,8 +6,15 @@ import django_mysqlpool
 from tests.server import connection_id
 
 STAT_KEYS = {
-    "target", "size", "checked_out", "overflow", "idle",
-    "created", "borrowed", "discarded", "timeouts",
+    "target",
+    "size",
+    "checked_out",
+    "overflow",
+    "idle",
+    "created",
+    "borrowed",
+    "discarded",
+    "timeouts",
 }
 
 
@@ -17,8 +24,15 @@ def test_pool_stats_reports_counters_and_never_a_password(make_wrapper):
     [stats] = django_mysqlpool.pool_stats()
     assert set(stats) == STAT_KEYS
     assert stats == {
-        "target": "root@127.0.0.1:3306/test", "size": 3, "checked_out": 1, "overflow": 0,
-        "idle": 0, "created": 1, "borrowed": 1, "discarded": 0, "timeouts": 0,
+        "target": "root@127.0.0.1:3306/test",
+        "size": 3,
+        "checked_out": 1,
+        "overflow": 0,
+        "idle": 0,
+        "created": 1,
+        "borrowed": 1,
+        "discarded": 0,
+        "timeouts": 0,
     }
     wrapper.close()
     [stats] = django_mysqlpool.pool_stats()

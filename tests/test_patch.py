@@ -32,8 +32,11 @@ def test_uninstall_restores_plain_connections_and_install_brings_the_pool_back(o
     from django.conf import settings
 
     params = dict(
-        host=settings.DB_HOST, port=settings.DB_PORT, user=settings.DB_USER,
-        password=settings.DB_PASSWORD, database=settings.DB_NAME,
+        host=settings.DB_HOST,
+        port=settings.DB_PORT,
+        user=settings.DB_USER,
+        password=settings.DB_PASSWORD,
+        database=settings.DB_NAME,
     )
     patch.uninstall(MySQLdb)
     try:

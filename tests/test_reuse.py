@@ -1,4 +1,4 @@
-"""connection.close() gives the server connection back to the pool, and the next borrow reuses it."""
+"""connection.close() gives the server connection back; the next borrow reuses it."""
 
 from __future__ import annotations
 

@@ -27,7 +27,9 @@ def connect_error(make_wrapper, **kwargs) -> str:
         ("collections.OrderedDict", "a dotted path to a sqlalchemy.pool.Pool subclass"),
     ],
 )
-def test_unknown_backend_names_the_setting_and_what_is_allowed(make_wrapper, settings, observer, backend, expected):
+def test_unknown_backend_names_the_setting_and_what_is_allowed(
+    make_wrapper, settings, observer, backend, expected
+):
     settings.MYSQLPOOL_BACKEND = backend
     before = observer.status("Connections")
     assert expected in connect_error(make_wrapper)
@@ -37,17 +39,25 @@ def test_unknown_backend_names_the_setting_and_what_is_allowed(make_wrapper, set
 @pytest.mark.parametrize(
     ("arguments", "expected"),
     [
-        ({"pool_size": "ten"}, "MYSQLPOOL_ARGUMENTS['pool_size'] must be an int >= 0 (0 means no limit), got 'ten'"),
+        (
+            {"pool_size": "ten"},
+            "MYSQLPOOL_ARGUMENTS['pool_size'] must be an int >= 0 (0 means no limit), got 'ten'",
+        ),
         ({"max_overflow": -2}, "MYSQLPOOL_ARGUMENTS['max_overflow'] must be an int >= -1"),
         ({"timeout": 0}, "MYSQLPOOL_ARGUMENTS['timeout'] must be a number of seconds > 0, got 0"),
         ({"pool_size": True}, "got True"),
-        ({"poolsize": 3}, "unknown argument 'poolsize' for QueuePool; allowed: echo, logging_name, max_overflow"),
+        (
+            {"poolsize": 3},
+            "unknown argument 'poolsize' for QueuePool; allowed: echo, logging_name, max_overflow",
+        ),
         ({"creator": print}, "'creator'] is managed by django-mysqlpool"),
         ({"reset_on_return": "commit"}, "must be 'rollback'"),
         (["pool_size"], "MYSQLPOOL_ARGUMENTS must be a dict of pool arguments"),
     ],
 )
-def test_bad_global_argument_names_the_setting_value_and_allowed(make_wrapper, settings, arguments, expected):
+def test_bad_global_argument_names_the_setting_value_and_allowed(
+    make_wrapper, settings, arguments, expected
+):
     settings.MYSQLPOOL_ARGUMENTS = arguments
     assert expected in connect_error(make_wrapper)
 
@@ -59,8 +69,12 @@ def test_argument_the_chosen_backend_does_not_take_is_rejected(make_wrapper, set
 
 
 def test_bad_per_alias_option_names_the_alias_setting(make_wrapper):
-    assert "OPTIONS['pool'] must be True, False or a dict" in connect_error(make_wrapper, pool="yes")
-    assert "OPTIONS['pool']['timeout'] must be a number" in connect_error(make_wrapper, pool={"timeout": "1s"})
+    assert "OPTIONS['pool'] must be True, False or a dict" in connect_error(
+        make_wrapper, pool="yes"
+    )
+    assert "OPTIONS['pool']['timeout'] must be a number" in connect_error(
+        make_wrapper, pool={"timeout": "1s"}
+    )
 
 
 def test_per_alias_dict_overrides_global_arguments(make_wrapper, settings):
@@ -118,7 +132,9 @@ def test_default_recycle_follows_the_servers_wait_timeout(make_wrapper):
 
 
 def test_pool_idle_past_wait_timeout_never_says_gone_away(make_wrapper, observer):
-    wrapper = make_wrapper(OPTIONS={"init_command": "SET SESSION wait_timeout = 2"}, pool={"recycle": -1})
+    wrapper = make_wrapper(
+        OPTIONS={"init_command": "SET SESSION wait_timeout = 2"}, pool={"recycle": -1}
+    )
     first = connection_id(wrapper)
     wrapper.close()
     deadline = time.monotonic() + 10

@@ -6,7 +6,6 @@ import pytest
 
 import django_mysqlpool
 from django_mysqlpool.targets import describe, target_key
-from tests.server import connection_id
 
 
 @pytest.fixture
@@ -22,7 +21,9 @@ def current(wrapper, expression: str):
         return cursor.fetchone()
 
 
-def test_aliases_on_different_databases_never_share_a_server_connection(make_wrapper, second_database):
+def test_aliases_on_different_databases_never_share_a_server_connection(
+    make_wrapper, second_database
+):
     first, second = make_wrapper(), make_wrapper(NAME=second_database)
     for _ in range(3):
         a_id, a_db = current(first, "DATABASE()")
@@ -44,7 +45,13 @@ def test_aliases_with_different_connect_options_never_share(make_wrapper):
 
 
 def test_key_covers_every_kwarg_including_nested_ssl_and_conv():
-    base = {"user": "u", "password": "p", "host": "h", "conv": {1: str, int: repr}, "ssl": {"ca": "a"}}
+    base = {
+        "user": "u",
+        "password": "p",
+        "host": "h",
+        "conv": {1: str, int: repr},
+        "ssl": {"ca": "a"},
+    }
     variants = [
         {**base, "password": "q"},
         {**base, "user": "v"},
@@ -59,5 +66,13 @@ def test_key_covers_every_kwarg_including_nested_ssl_and_conv():
 
 
 def test_target_description_never_contains_the_password():
-    text = describe({"user": "app", "password": "hunter2-secret", "host": "db", "port": 3307, "database": "shop"})
+    text = describe(
+        {
+            "user": "app",
+            "password": "hunter2-secret",
+            "host": "db",
+            "port": 3307,
+            "database": "shop",
+        }
+    )
     assert text == "app@db:3307/shop"

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# mysqlclient has no Linux wheel: it compiles against the MySQL/MariaDB client headers,
+# found through pkg-config. Install them when missing (Debian/Ubuntu, as root).
+set -euo pipefail
+if command -v pkg-config >/dev/null 2>&1 \
+    && { pkg-config --exists mysqlclient || pkg-config --exists libmariadb; }; then
+    exit 0
+fi
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "Installing the MySQL client headers mysqlclient compiles against (apt-get)..."
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-libmysqlclient-dev pkg-config build-essential >/dev/null
+    exit 0
+fi
+echo "mysqlclient needs pkg-config and the MySQL/MariaDB client headers." >&2
+echo "Debian/Ubuntu: sudo apt-get install default-libmysqlclient-dev pkg-config build-essential" >&2
+echo "Fedora/RHEL:   sudo dnf install mariadb-connector-c-devel pkgconf gcc" >&2
+echo "macOS:         brew install mysql-client pkg-config" >&2
+exit 1

@@ -1,0 +1,52 @@
+# django-mysqlpool developer commands. Each target installs what it needs by itself.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# The test server: tests/support/ensure_mariadb.py finds one (or starts a throwaway one
+# and records where in .mysqlpool-db.env, which every target below reads).
+WITH_DB = if [ -f .mysqlpool-db.env ]; then set -a; . ./.mysqlpool-db.env; set +a; fi;
+
+.PHONY: install db test test-fast compat compat-full lint format demo tox clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: setup.cfg pyproject.toml
+	bash .ci/system-deps.sh
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test,lint]'
+	touch $@
+
+db:
+	$(PYTHON) tests/support/ensure_mariadb.py
+
+test: install db
+	$(WITH_DB) $(PY) -m pytest
+
+test-fast: install db
+	$(WITH_DB) $(PY) -m pytest -m "not slow"
+
+compat: install db
+	$(WITH_DB) $(PY) tests/compat/run_compat.py
+
+compat-full: install db
+	$(WITH_DB) $(PY) tests/compat/run_compat.py --full
+
+lint: install
+	$(VENV)/bin/ruff check django_mysqlpool tests
+	$(VENV)/bin/ruff format --check django_mysqlpool
+	$(VENV)/bin/mypy
+
+format: install
+	$(VENV)/bin/ruff format django_mysqlpool tests
+	$(VENV)/bin/ruff check --fix django_mysqlpool tests
+
+demo: install db
+	$(WITH_DB) $(PY) tests/demo/run_demo.py
+
+tox: install
+	$(PY) -m pip install -q tox
+	$(WITH_DB) $(VENV)/bin/tox
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .tox .mypy_cache .ruff_cache

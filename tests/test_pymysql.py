@@ -1,0 +1,33 @@
+"""PyMySQL, installed as MySQLdb before Django loads the backend, is pooled the same way."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_pymysql_connections_are_pooled_checked_and_fork_safe():
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.pymysql_scenario"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ),
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+
+    assert report["module"] == "pymysql"
+    assert report["reused"] == report["first"]
+    assert report["after_kill"] != report["reused"]
+    assert report["killed_error"] == ["OperationalError", 2013]
+    assert report["child"] != report["held"]
+    assert report["parent_after_fork"] == report["held"]
+    assert report["parent_alive"]
+    assert report["stats"]["discarded"] == 2
