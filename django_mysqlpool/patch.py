@@ -13,7 +13,7 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-from . import fork, pools, settings, targets
+from . import fork, pools, targets
 
 _MARKER = "_django_mysqlpool_original"
 
@@ -63,7 +63,7 @@ def connect(
     pool_option = kwargs.pop(targets.POOL_OPTION, True)
     registered = None
     if not args:
-        registered = pools.pool_for(database, original, kwargs, pool_option, settings.resolve)
+        registered = pools.pool_for(database, original, kwargs, pool_option)
     if registered is None:
         raw = original(*args, **kwargs)
         fork.track(raw)

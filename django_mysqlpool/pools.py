@@ -17,7 +17,7 @@ from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.pool import Pool
 
-from . import fork, liveness, reset, targets
+from . import fork, liveness, reset, settings, targets
 from .errors import PoolError, PoolTimeout
 from .handle import PooledConnection
 from .settings import PoolConfig
@@ -116,7 +116,6 @@ def pool_for(
     connect: Callable[..., Any],
     connect_kwargs: Mapping[str, Any],
     pool_option: Any,
-    config: Callable[[Any], PoolConfig | None],
 ) -> RegisteredPool | None:
     """The pool for this target, created on first use; None when the alias opts out."""
     if pool_option is False:
@@ -125,7 +124,7 @@ def pool_for(
     registered = registry.find(key)
     if registered is not None:
         return registered
-    resolved = config(pool_option)
+    resolved = settings.resolve(pool_option)
     if resolved is None:
         return None
     return registry.get_or_create(
@@ -141,8 +140,6 @@ def _build(
     connect_kwargs: dict[str, Any],
     pool_option: Any,
 ) -> RegisteredPool:
-    from .settings import option_name
-
     pool = config.backend(
         lambda: connect(**connect_kwargs),
         reset_on_return=None,  # reset.py does it, and discards what it cannot reset
@@ -150,7 +147,9 @@ def _build(
         **config.sqlalchemy_arguments(),
     )
     setting = (
-        option_name(pool_option) if isinstance(pool_option, Mapping) else "MYSQLPOOL_ARGUMENTS"
+        settings.option_name(pool_option)
+        if isinstance(pool_option, Mapping)
+        else "MYSQLPOOL_ARGUMENTS"
     )
     registered = RegisteredPool(
         key=key,

@@ -32,6 +32,15 @@ def observer() -> Iterator[Observer]:
 
 
 @pytest.fixture
+def own_database(observer: Observer) -> Iterator[str]:
+    """A database only this test connects to, so server facts about it are the test's."""
+    name = f"mysqlpool_t{next(_aliases)}"
+    observer.query(f"CREATE DATABASE {name}")
+    yield name
+    observer.query(f"DROP DATABASE IF EXISTS {name}")
+
+
+@pytest.fixture
 def make_wrapper() -> Iterator[Callable[..., Any]]:
     """Build a Django DatabaseWrapper for the test server with its own pool options.
 

@@ -44,6 +44,16 @@ class Observer:
     def connection_ids(self) -> set[int]:
         return {row[0] for row in self.query("SELECT ID FROM information_schema.PROCESSLIST")}
 
+    def connections_to(self, database: str) -> set[int]:
+        """Ids of the server connections whose current database is ``database``.
+
+        A database of the test's own makes this immune to other clients of the server.
+        """
+        rows = self.query(
+            "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = %s", (database,)
+        )
+        return {row[0] for row in rows}
+
     def is_alive(self, connection_id: int) -> bool:
         return connection_id in self.connection_ids()
 

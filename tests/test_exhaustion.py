@@ -13,12 +13,12 @@ from tests.server import connection_id
 
 
 def test_borrower_beyond_the_limit_gets_a_django_error_naming_target_limit_wait_and_setting(
-    make_wrapper, observer
+    make_wrapper, observer, own_database
 ):
     options = {"pool_size": 1, "max_overflow": 0, "timeout": 0.5}
-    holder, waiter = make_wrapper(pool=options), make_wrapper(pool=options)
+    holder = make_wrapper(pool=options, NAME=own_database)
+    waiter = make_wrapper(pool=options, NAME=own_database)
     held = connection_id(holder)
-    before = observer.status("Connections")
 
     started = time.monotonic()
     with pytest.raises(utils.OperationalError) as raised:
@@ -27,12 +27,12 @@ def test_borrower_beyond_the_limit_gets_a_django_error_naming_target_limit_wait_
 
     message = str(raised.value)
     assert isinstance(raised.value.__cause__, PoolTimeout)
-    assert "root@127.0.0.1:3306/test" in message
+    assert f"root@127.0.0.1:3306/{own_database}" in message
     assert "pool_size=1" in message and "max_overflow=0" in message
     assert "after 0.5" in message
     assert "'timeout'" in message and "OPTIONS['pool']" in message
     assert 0.5 <= waited < 2
-    assert observer.status("Connections") == before  # it never tried to open one more
+    assert observer.connections_to(own_database) == {held}  # it never opened one more
     assert observer.is_alive(held)
     assert django_mysqlpool.pool_stats()[0]["timeouts"] == 1
 

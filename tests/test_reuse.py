@@ -5,11 +5,12 @@ from __future__ import annotations
 from tests.server import connection_id
 
 
-def test_closing_and_reconnecting_reuses_the_same_server_connection(make_wrapper, observer):
-    wrapper = make_wrapper()
+def test_closing_and_reconnecting_reuses_the_same_server_connection(
+    make_wrapper, observer, own_database
+):
+    wrapper = make_wrapper(NAME=own_database)
     first = connection_id(wrapper)
     wrapper.close()
-    opened_before = observer.status("Connections")
 
     ids = set()
     for _ in range(20):
@@ -17,8 +18,7 @@ def test_closing_and_reconnecting_reuses_the_same_server_connection(make_wrapper
         wrapper.close()
 
     assert ids == {first}
-    assert observer.status("Connections") == opened_before
-    assert observer.is_alive(first)
+    assert observer.connections_to(own_database) == {first}
 
 
 def test_two_wrappers_at_once_get_two_server_connections(make_wrapper):

@@ -28,12 +28,11 @@ def connect_error(make_wrapper, **kwargs) -> str:
     ],
 )
 def test_unknown_backend_names_the_setting_and_what_is_allowed(
-    make_wrapper, settings, observer, backend, expected
+    make_wrapper, settings, observer, own_database, backend, expected
 ):
     settings.MYSQLPOOL_BACKEND = backend
-    before = observer.status("Connections")
-    assert expected in connect_error(make_wrapper)
-    assert observer.status("Connections") == before  # nothing half-applied was connected
+    assert expected in connect_error(make_wrapper, NAME=own_database)
+    assert observer.connections_to(own_database) == set()  # nothing half-applied connected
 
 
 @pytest.mark.parametrize(
