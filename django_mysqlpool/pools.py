@@ -120,7 +120,7 @@ def pool_for(
     """The pool for this target, created on first use; None when the alias opts out."""
     if pool_option is False:
         return None
-    key = targets.target_key(connect_kwargs, pool_option)
+    key = targets.cached_target_key(connect_kwargs, pool_option)
     registered = registry.find(key)
     if registered is not None:
         return registered
