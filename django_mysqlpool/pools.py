@@ -45,6 +45,11 @@ class RegisteredPool:
         except sa_exc.TimeoutError:
             self.counters.count_timeout()
             raise PoolTimeout(self._exhaustion_message(time.monotonic() - started)) from None
+        except self.database.Error as error:
+            # A reconnect after a dead idle connection fails as the plain backend would;
+            # the DisconnectionError it replaced is bookkeeping, not the cause.
+            error.__suppress_context__ = True
+            raise
         except sa_exc.SQLAlchemyError as error:
             raise PoolError(
                 f"the pool for {self.target} failed to hand out a connection: {error}"

@@ -1,0 +1,29 @@
+"""gunicorn hooks for the demo: after the last worker is gone, ask the master's connection.
+
+DEMO_MASTER_CHECK_FILE, if set, receives one JSON object: {"ok": true, "connection_id": N}
+when the connection the master opened before forking still answers a query, else
+{"ok": false, "error": "..."}. Workers exit through sys.exit, the moment an inherited
+socket is most at risk, so this runs after all of them exited.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+
+def on_exit(server: Any) -> None:
+    check_file = os.environ.get("DEMO_MASTER_CHECK_FILE")
+    if not check_file:
+        return
+    from django.db import connection
+
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT CONNECTION_ID()")
+            result: dict[str, Any] = {"ok": True, "connection_id": cursor.fetchone()[0]}
+    except Exception as error:  # what the master would see on its next query
+        result = {"ok": False, "error": f"{type(error).__module__}.{type(error).__name__}: {error}"}
+    with open(check_file, "w") as out:
+        json.dump(result, out)
