@@ -74,3 +74,14 @@ def make_wrapper() -> Iterator[Callable[..., Any]]:
         with contextlib.suppress(Exception):
             wrapper.close()
     django_mysqlpool.close_pool()
+
+
+@pytest.fixture(scope="module")
+def private_server() -> Iterator[Any]:
+    """A throwaway mariadbd on a free loopback port, for tests that stop or restart it."""
+    from tests.support.mariadb_server import ThrowawayMariaDB, find_server
+
+    if find_server() is None:
+        pytest.skip("mariadbd is not installed: install mariadb-server to run this test")
+    with ThrowawayMariaDB() as server:
+        yield server
