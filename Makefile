@@ -42,11 +42,14 @@ format: install
 	$(VENV)/bin/ruff check --fix django_mysqlpool tests
 
 demo: install db
-	$(WITH_DB) $(PY) tests/demo/run_demo.py
+	$(WITH_DB) $(PY) -m tests.demo.run_demo
+
+# Interpreters pyenv installed are put on PATH so tox finds python3.10 ... python3.13.
+PYENV_PATHS = $(subst $(eval) ,:,$(wildcard $(HOME)/.pyenv/versions/3.1[0-3]*/bin))
 
 tox: install
 	$(PY) -m pip install -q tox
-	$(WITH_DB) $(VENV)/bin/tox
+	$(WITH_DB) PATH="$(PYENV_PATHS):$$PATH" $(VENV)/bin/tox -p auto
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .tox .mypy_cache .ruff_cache

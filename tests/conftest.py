@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.db import connections
 from django.db.utils import ConnectionHandler
 
 import django_mysqlpool
@@ -19,9 +20,21 @@ _aliases = itertools.count()
 
 @pytest.fixture(autouse=True)
 def _database_access(django_db_blocker: Any) -> Iterator[None]:
-    """These tests talk to the real server directly; pytest-django's guard is for the ORM."""
+    """These tests talk to the real server directly; pytest-django's guard is for the ORM.
+
+    Each test starts and ends with no pool in this process, so stats are its own.
+    """
     with django_db_blocker.unblock():
+        _give_back_everything()
         yield
+        _give_back_everything()
+
+
+def _give_back_everything() -> None:
+    for wrapper in connections.all(initialized_only=True):
+        if not wrapper.in_atomic_block:
+            wrapper.close()
+    django_mysqlpool.close_pool()
 
 
 @pytest.fixture

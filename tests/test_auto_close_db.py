@@ -15,15 +15,6 @@ from django_mysqlpool import auto_close_db
 from tests.server import connection_id
 
 
-@pytest.fixture(autouse=True)
-def fresh_pools():
-    django_mysqlpool.close_pool()
-    yield
-    for wrapper in connections.all(initialized_only=True):
-        wrapper.close()
-    django_mysqlpool.close_pool()
-
-
 def checked_out() -> int:
     stats = django_mysqlpool.pool_stats("default")
     return stats["checked_out"] if stats else 0

@@ -29,15 +29,9 @@ def test_reloading_the_backend_twice_never_wraps_the_wrapper():
 
 
 def test_uninstall_restores_plain_connections_and_install_brings_the_pool_back(observer):
-    from django.conf import settings
+    from tests.support.observer import server_params
 
-    params = dict(
-        host=settings.DB_HOST,
-        port=settings.DB_PORT,
-        user=settings.DB_USER,
-        password=settings.DB_PASSWORD,
-        database=settings.DB_NAME,
-    )
+    params = server_params()
     patch.uninstall(MySQLdb)
     try:
         plain = MySQLdb.connect(**params)

@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import MySQLdb
-import MySQLdb.connections
+
+from tests.support.observer import Observer, server_params
 
 DEMO_DIR = Path(__file__).resolve().parent
 REPO = DEMO_DIR.parents[1]
@@ -44,47 +45,9 @@ STOP_TIMEOUT = 30.0
 SAMPLE_EVERY = 0.02  # seconds between Threads_connected samples
 
 
-def server_params() -> dict[str, Any]:
-    return {
-        "host": os.environ.get("MYSQLPOOL_TEST_HOST", "127.0.0.1"),
-        "port": int(os.environ.get("MYSQLPOOL_TEST_PORT", "3306")),
-        "user": os.environ.get("MYSQLPOOL_TEST_USER", "root"),
-        "password": os.environ.get("MYSQLPOOL_TEST_PASSWORD", ""),
-        "database": os.environ.get("MYSQLPOOL_TEST_DB", "test"),
-    }
-
-
 def server_label() -> str:
     params = server_params()
     return f"{params['user']}@{params['host']}:{params['port']}/{params['database']}"
-
-
-class ServerWatch:
-    """Looks at the server from outside, over its own plain (never pooled) connection."""
-
-    def __init__(self) -> None:
-        # The driver's class itself: a patched MySQLdb.connect must not matter here.
-        self.raw = MySQLdb.connections.Connection(**server_params(), autocommit=True)
-
-    def query(self, sql: str, args: Any = None) -> list[tuple[Any, ...]]:
-        cursor = self.raw.cursor()
-        try:
-            cursor.execute(sql, args)
-            return list(cursor.fetchall())
-        finally:
-            cursor.close()
-
-    def status(self, name: str) -> int:
-        return int(self.query("SHOW GLOBAL STATUS LIKE %s", (name,))[0][1])
-
-    def connection_ids(self) -> set[int]:
-        return {int(row[0]) for row in self.query("SHOW PROCESSLIST")}
-
-    def version(self) -> str:
-        return str(self.query("SELECT VERSION()")[0][0])
-
-    def close(self) -> None:
-        self.raw.close()
 
 
 @contextmanager
@@ -92,7 +55,7 @@ def peak_threads_connected() -> Iterator[list[int]]:
     """Sample Threads_connected in the background; the list holds [peak] afterwards."""
     peak = [0]
     done = threading.Event()
-    watch = ServerWatch()  # connected before the caller reads its baseline
+    watch = Observer()  # connected before the caller reads its baseline
 
     def sample() -> None:
         try:
@@ -314,7 +277,7 @@ class Run:
         return len(self.load.answers) / self.load.seconds if self.load.seconds else 0.0
 
 
-def run(engine: str, watch: ServerWatch) -> Run:
+def run(engine: str, watch: Observer) -> Run:
     result = Run(engine)
     with tempfile.TemporaryDirectory(prefix="mysqlpool-demo-") as workdir:
         server = Gunicorn(engine, Path(workdir))
@@ -408,7 +371,7 @@ def master_story(result: Run) -> str:
 
 def main() -> int:
     try:
-        watch = ServerWatch()
+        watch = Observer()
     except MySQLdb.OperationalError as error:
         print(
             f"Cannot reach the database server {server_label()}: {error}\n"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from tests.support.observer import django_database
+
 POOLED_ENGINE = "django_mysqlpool.backends.mysqlpool"
 ENGINE = os.environ.get("DEMO_ENGINE", POOLED_ENGINE)
 
@@ -27,16 +29,11 @@ if ENGINE == POOLED_ENGINE:  # Django's own backend would hand "pool" to the dri
     OPTIONS["pool"] = pool_option()
 
 DATABASES = {
-    "default": {
-        "ENGINE": ENGINE,
-        "HOST": os.environ.get("MYSQLPOOL_TEST_HOST", "127.0.0.1"),
-        "PORT": os.environ.get("MYSQLPOOL_TEST_PORT", "3306"),
-        "USER": os.environ.get("MYSQLPOOL_TEST_USER", "root"),
-        "PASSWORD": os.environ.get("MYSQLPOOL_TEST_PASSWORD", ""),
-        "NAME": os.environ.get("MYSQLPOOL_TEST_DB", "test"),
-        "CONN_MAX_AGE": 0,  # Django closes at the end of each request: the pool gets it back
-        "OPTIONS": OPTIONS,
-    },
+    "default": django_database(
+        ENGINE=ENGINE,
+        CONN_MAX_AGE=0,  # Django closes at the end of each request: the pool gets it back
+        OPTIONS=OPTIONS,
+    ),
 }
 
 SECRET_KEY = "django-mysqlpool-demo"
