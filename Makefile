@@ -49,7 +49,7 @@ PYENV_PATHS = $(subst $(eval) ,:,$(wildcard $(HOME)/.pyenv/versions/3.1[0-3]*/bi
 
 tox: install
 	$(PY) -m pip install -q tox
-	$(WITH_DB) PATH="$(PYENV_PATHS):$$PATH" $(VENV)/bin/tox -p auto
+	$(WITH_DB) PATH="$(PYENV_PATHS):$$PATH" $(VENV)/bin/tox  # one env at a time: they share the test server
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .tox .mypy_cache .ruff_cache
