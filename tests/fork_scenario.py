@@ -80,7 +80,7 @@ def main(exit_mode: str) -> None:
         "idle_alive": idle_id in alive,
         "parent_id_after": connection_id(connection),
         "idle_id_after": connection_id(other),
-        "untracked_alive": (untracked_id in alive) if untracked_id else None,
+        "untracked_alive": (not observer.is_gone(untracked_id)) if untracked_id else None,
     }
     print(json.dumps(report))
 

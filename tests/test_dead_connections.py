@@ -88,4 +88,4 @@ def test_commands_out_of_sync_connection_is_discarded(make_wrapper, observer):
     wrapper.close()
 
     assert connection_id(wrapper) != first
-    assert not observer.is_alive(first)
+    assert observer.is_gone(first)

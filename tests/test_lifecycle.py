@@ -65,12 +65,12 @@ def test_close_pool_closes_idle_connections_and_borrowed_ones_on_return(make_wra
     idle_one.close()
 
     django_mysqlpool.close_pool()
-    assert not observer.is_alive(idle_id)
+    assert observer.is_gone(idle_id)
     assert connection_id(borrowed) == borrowed_id  # still works for its borrower
     assert django_mysqlpool.pool_stats() == []
 
     borrowed.close()
-    assert not observer.is_alive(borrowed_id)
+    assert observer.is_gone(borrowed_id)
     assert django_mysqlpool.pool_stats() == []
 
 
@@ -85,6 +85,6 @@ def test_close_pool_for_one_alias_leaves_the_others(make_wrapper, observer):
     connection.close()
 
     django_mysqlpool.close_pool("default")
-    assert not observer.is_alive(default_id)
+    assert observer.is_gone(default_id)
     assert observer.is_alive(other_id)
     assert len(django_mysqlpool.pool_stats()) == 1

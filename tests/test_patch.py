@@ -38,7 +38,7 @@ def test_uninstall_restores_plain_connections_and_install_brings_the_pool_back(o
         assert isinstance(plain, MySQLdb.connections.Connection)
         plain_id = plain.thread_id()
         plain.close()
-        assert not observer.is_alive(plain_id)
+        assert observer.is_gone(plain_id)
     finally:
         patch.install(MySQLdb)
 

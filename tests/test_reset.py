@@ -116,6 +116,6 @@ def test_half_read_unbuffered_result_never_reaches_the_next_borrower(make_wrappe
         fresh.execute("SELECT 42")
         assert fresh.fetchone() == (42,)
     # Out of sync, it could not be reset: the pool discarded it.
-    assert not observer.is_alive(first)
+    assert observer.is_gone(first)
     assert connection_id(wrapper) != first
     assert pool_stats_of(wrapper)["discarded"] == 1

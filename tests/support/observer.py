@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import time
 from typing import Any
 
 
@@ -78,6 +79,19 @@ class Observer:
 
     def is_alive(self, connection_id: int) -> bool:
         return connection_id in self.connection_ids()
+
+    def is_gone(self, connection_id: int, within: float = 5.0) -> bool:
+        """Whether the connection leaves the process list within ``within`` seconds.
+
+        A client's close (COM_QUIT) or a KILL returns before the server thread is gone,
+        so absence is polled for, bounded.
+        """
+        deadline = time.monotonic() + within
+        while self.is_alive(connection_id):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
+        return True
 
     def kill(self, connection_id: int) -> None:
         self.query(f"KILL {int(connection_id)}")
