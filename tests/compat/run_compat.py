@@ -69,6 +69,10 @@ RESULT_LINE = re.compile(
 REPORT_HEADER = re.compile(
     r"^(?P<outcome>FAIL|ERROR|UNEXPECTED SUCCESS): (?P<name>\S+) \((?P<dotted>[\w.]+)\)"
 )
+REPORT_SEPARATOR = "\n" + "=" * 70 + "\n"
+# The exception line closing a traceback ("django.db.utils.InternalError: (6, ...)"), not the
+# assertion diff lines that may follow it.
+EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*: ")
 RAN_LINE = re.compile(r"^Ran (?P<count>\d+) tests? in ")
 VERDICT_LINE = re.compile(r"^(?:OK|FAILED)(?: \((?P<counts>.*)\))?$")
 
@@ -88,6 +92,7 @@ class RunResult:
     ran: int = 0
     counts: dict[str, int] = field(default_factory=dict)
     failing: set[str] = field(default_factory=set)
+    reasons: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
     log: Path = Path()
 
@@ -230,7 +235,23 @@ def parse_log(text: str) -> RunResult:
             for pair in match["counts"].split(", "):
                 key, _, value = pair.partition("=")
                 result.counts[key] = int(value)
+    result.reasons = failure_reasons(text)
     return result
+
+
+def failure_reasons(text: str) -> dict[str, str]:
+    """Map each failing test id to its last exception line, so a one-sided failure explains itself.
+
+    With chained exceptions the last line is the outermost one, the exception Django's code saw.
+    """
+    reasons: dict[str, str] = {}
+    for block in text.split(REPORT_SEPARATOR):
+        header, _, body = block.partition("\n")
+        match = REPORT_HEADER.match(header)
+        exceptions = [line for line in body.splitlines() if EXCEPTION_LINE.match(line)]
+        if match and exceptions:
+            reasons.setdefault(failing_id(match["name"], match["dotted"]), exceptions[-1])
+    return reasons
 
 
 def print_table(backends: list[Backend], results: list[RunResult]) -> None:
@@ -252,14 +273,16 @@ def print_table(backends: list[Backend], results: list[RunResult]) -> None:
         print(f"{backend.label} engine: {backend.engine}; log: {result.log}")
     plain, pool = results
     print(f"failing with both: {len(plain.failing & pool.failing)}")
-    _print_list("only failing with pool:", pool.failing - plain.failing)
-    _print_list("only failing with plain:", plain.failing - pool.failing)
+    _print_list("only failing with pool:", pool.failing - plain.failing, pool.reasons)
+    _print_list("only failing with plain:", plain.failing - pool.failing, plain.reasons)
 
 
-def _print_list(title: str, ids: set[str]) -> None:
+def _print_list(title: str, ids: set[str], reasons: Mapping[str, str]) -> None:
     print(f"{title} (none)" if not ids else title)
     for test in sorted(ids):
         print(f"  {test}")
+        if test in reasons:
+            print(f"      {reasons[test][:160]}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -274,6 +297,8 @@ def main(argv: list[str] | None = None) -> int:
     env = runtests_env([settings_folder, helpers, REPO_ROOT])
     apps = [] if args.full else (args.apps or DEFAULT_APPS)
     print(f"Django {version}; apps: {' '.join(apps) or 'all (--full)'}")
+    # One pair of logs per invocation, so a quick re-run never overwrites a full run's logs.
+    stamp = time.strftime("%Y%m%d-%H%M%S")
     results = []
     for backend in backends:
         check_engine(backend.engine, env)
@@ -281,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
         command = [sys.executable, "runtests.py", f"--settings={module}", "--noinput", "-v", "2"]
         command += ["--parallel", args.parallel, *apps]
         started = time.monotonic()
-        log = cache / "logs" / f"{backend.label}.log"
+        log = cache / "logs" / f"{stamp}-{backend.label}.log"
         run_backend(backend, command, tests, env, log)
         result = parse_log(log.read_text(errors="replace"))
         result.seconds, result.log = time.monotonic() - started, log

@@ -186,6 +186,9 @@ def install_datadir(datadir: Path, log_path: Path) -> None:
         if running_as_root():
             command.append("--user=root")
         command.extend(INSTALL_ARGS)
+        # The bootstrap server, like any mariadbd, deletes '#sql*' files in its tmpdir at
+        # start: with the default /tmp that would be the shared server's live temp tables.
+        command.append(f"--tmpdir={datadir.parent}")
         result = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, timeout=120)
     if result.returncode != 0:
         raise ServerFailed(f"{Path(installer).name} failed (exit {result.returncode}): {log_path}")
