@@ -25,23 +25,24 @@ def next_borrower_sees(wrapper):
         return cursor.fetchone()
 
 
-def test_write_left_uncommitted_with_autocommit_off_is_rolled_back(make_wrapper, table, observer):
-    wrapper = make_wrapper(pool={"pool_size": 1})
-    first = connection_id(wrapper)
+def open_with_set_autocommit(wrapper, cursor):
     wrapper.set_autocommit(False)
-    with wrapper.cursor() as cursor:
-        cursor.execute("INSERT INTO mysqlpool_reset VALUES (1)")
-    wrapper.close()
-
-    assert next_borrower_sees(wrapper) == (first, 0, 0)
-    assert observer.query("SELECT COUNT(*) FROM mysqlpool_reset") == [(0,)]
 
 
-def test_raw_start_transaction_left_open_is_rolled_back(make_wrapper, table, observer):
+def open_with_start_transaction(wrapper, cursor):
+    cursor.execute("START TRANSACTION")  # autocommit stays on: only the server knows
+
+
+@pytest.mark.parametrize(
+    "open_transaction", [open_with_set_autocommit, open_with_start_transaction]
+)
+def test_uncommitted_write_left_by_a_borrower_is_rolled_back(
+    make_wrapper, table, observer, open_transaction
+):
     wrapper = make_wrapper(pool={"pool_size": 1})
     first = connection_id(wrapper)
     with wrapper.cursor() as cursor:
-        cursor.execute("START TRANSACTION")
+        open_transaction(wrapper, cursor)
         cursor.execute("INSERT INTO mysqlpool_reset VALUES (1)")
     wrapper.close()
 
