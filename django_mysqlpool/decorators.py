@@ -8,10 +8,11 @@ also works bare (``@auto_close_db``), and now with coroutines and as a context m
 from __future__ import annotations
 
 import functools
-import inspect
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any, TypeVar, overload
+
+from asgiref.sync import iscoroutinefunction
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -50,7 +51,7 @@ class ClosingConnections:
         await _close_in_sync_thread()
 
     def __call__(self, func: F) -> F:
-        if inspect.iscoroutinefunction(func):
+        if iscoroutinefunction(func):  # asgiref's also knows markcoroutinefunction()
 
             @functools.wraps(func)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
