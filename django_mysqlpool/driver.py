@@ -11,9 +11,14 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
+from . import native
+
 #: Client errors after which a connection is never handed out again: server gone (2006),
 #: lost during a query (2013), out of sync (2014), lost (2055), idle-disconnected (4031).
 FATAL_ERROR_CODES = frozenset({2006, 2013, 2014, 2055, 4031})
+
+
+COM_RESET_CONNECTION = 0x1F
 
 
 def is_pymysql(database: ModuleType) -> bool:
@@ -74,6 +79,39 @@ def drain_results(raw: Any) -> None:
     result = getattr(raw, "_result", None)  # PyMySQL
     if result is not None and getattr(result, "unbuffered_active", False):
         raise raw.OperationalError(2014, "an unbuffered result set was left unread")
+
+
+def native_handle(raw: Any) -> int | None:
+    """The C handle whose status flags we can read, once checked to agree with the driver."""
+    handle = native.handle_of(raw)
+    if handle is None:
+        return None
+    status = native.server_status(handle)
+    if status is None or bool(status & native.SERVER_STATUS_AUTOCOMMIT) != raw.get_autocommit():
+        return None  # not the library we know: fall back to round trips
+    return handle
+
+
+def in_transaction(raw: Any, handle: int | None) -> bool | None:
+    """Whether the server said a transaction is open, from its last reply; None if unknown."""
+    if handle is not None:
+        status = native.server_status(handle)
+    else:
+        status = getattr(raw, "server_status", None)  # PyMySQL keeps it
+    if not isinstance(status, int):
+        return None
+    return bool(status & native.SERVER_STATUS_IN_TRANS)
+
+
+def reset_session(raw: Any, handle: int | None) -> bool:
+    """COM_RESET_CONNECTION: roll back and clear all session state. False if unavailable."""
+    if handle is not None:
+        return native.reset_connection(handle)
+    if hasattr(raw, "_execute_command"):  # PyMySQL, which has no constant for it
+        raw._execute_command(COM_RESET_CONNECTION, b"")
+        raw._read_ok_packet()
+        return True
+    return False
 
 
 def ping(raw: Any) -> None:

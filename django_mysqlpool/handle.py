@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.pool import PoolProxiedConnection
 
 from . import driver
+from .session import SessionCursor, SessionState
 
 
 class ClosedConnection:
@@ -34,16 +35,18 @@ class ClosedConnection:
 class PooledConnection:
     """A pooled DB-API connection; ``close()`` gives it back to its pool."""
 
-    __slots__ = ("_fairy", "_raw", "_target", "_database", "__weakref__")
+    __slots__ = ("_fairy", "_raw", "_target", "_database", "_session", "__weakref__")
 
     def __init__(self, fairy: PoolProxiedConnection, target: str, database: ModuleType) -> None:
         self._fairy: PoolProxiedConnection | None = fairy
         self._raw: Any = fairy.dbapi_connection
         self._target = target
         self._database = database
+        # What this server connection's session already has; lives as long as it does.
+        self._session: SessionState = fairy.info.setdefault("session", {})
 
     def cursor(self, *args: Any, **kwargs: Any) -> Any:
-        return self._raw.cursor(*args, **kwargs)
+        return SessionCursor(self._raw.cursor(*args, **kwargs), self._session)
 
     def close(self) -> None:
         fairy = self._fairy

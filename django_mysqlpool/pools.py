@@ -17,7 +17,7 @@ from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.pool import Pool
 
-from . import fork, liveness, reset, settings, targets
+from . import driver, fork, liveness, reset, settings, targets
 from .errors import PoolError, PoolTimeout
 from .handle import PooledConnection
 from .settings import PoolConfig
@@ -182,6 +182,7 @@ def _listen(registered: RegisteredPool) -> None:
     def created(raw: Any, record: Any) -> None:
         counters.count_created()
         fork.track(raw, record)
+        record.info["native"] = driver.native_handle(raw)
 
     @event.listens_for(pool, "checkout")
     def check_alive(raw: Any, record: Any, fairy: Any) -> None:
@@ -197,7 +198,7 @@ def _listen(registered: RegisteredPool) -> None:
             record.close()
             return
         try:
-            reset.reset_for_next_borrower(raw)
+            reset.reset_for_next_borrower(raw, record.info, registered.config.reset)
         except Exception as error:
             record.invalidate(error)
 

@@ -57,13 +57,18 @@ RULES: dict[str, Rule] = {
     "pre_ping": Rule(lambda v: isinstance(v, bool), "True or False"),
     "echo": Rule(lambda v: isinstance(v, bool) or v == "debug", "True, False or 'debug'"),
     "logging_name": Rule(lambda v: isinstance(v, str) and v != "", "a non-empty str"),
+    "reset": Rule(
+        lambda v: v in ("transaction", "session"),
+        "'transaction' (default: roll back an open transaction, keep session state) or "
+        "'session' (COM_RESET_CONNECTION: also clear variables, temporary tables, locks)",
+    ),
     "reset_on_return": Rule(
         lambda v: v is True or v == "rollback",
         "'rollback' (the pool always rolls back an open transaction on return)",
     ),
 }
 #: Arguments we implement ourselves instead of handing them to SQLAlchemy.
-OWN_ARGUMENTS = ("pre_ping", "recycle", "reset_on_return")
+OWN_ARGUMENTS = ("pre_ping", "recycle", "reset", "reset_on_return")
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,7 @@ class PoolConfig:
     arguments: dict[str, Any] = field(default_factory=dict)
     pre_ping: bool = False
     recycle: float | None = None  # None: derive from the server's wait_timeout
+    reset: str = "transaction"
 
     def sqlalchemy_arguments(self) -> dict[str, Any]:
         return {k: v for k, v in self.arguments.items() if k not in OWN_ARGUMENTS}
@@ -121,6 +127,7 @@ def resolve(pool_option: Any) -> PoolConfig | None:
         arguments=arguments,
         pre_ping=bool(arguments.get("pre_ping", False)),
         recycle=arguments.get("recycle"),
+        reset=arguments.get("reset", "transaction"),
     )
 
 

@@ -1,0 +1,118 @@
+"""The fast path sends only what the request asked for, without weakening any reset guarantee."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import utils
+
+from tests.server import connection_id
+
+
+def session_value(wrapper, expression: str):
+    with wrapper.cursor() as cursor:
+        cursor.execute(f"SELECT CONNECTION_ID(), {expression}")
+        return cursor.fetchone()
+
+
+def server_questions(wrapper) -> int:
+    """Statements this server connection received (the status query counts itself)."""
+    with wrapper.cursor() as cursor:
+        cursor.execute("SHOW SESSION STATUS LIKE 'Questions'")
+        return int(cursor.fetchone()[1])
+
+
+def test_a_reused_connection_receives_only_the_requests_own_statements(make_wrapper):
+    wrapper = make_wrapper(pool={"pool_size": 1})
+    first = connection_id(wrapper)
+    wrapper.close()
+    before = server_questions(wrapper)
+    wrapper.close()
+
+    for _ in range(50):
+        assert connection_id(wrapper) == first  # one statement per request
+        wrapper.close()
+
+    # 50 requests + the closing status query; no setup, no ROLLBACK, no ping.
+    assert server_questions(wrapper) - before == 51
+
+
+def test_isolation_level_changed_by_a_borrower_is_set_again_for_the_next(make_wrapper):
+    wrapper = make_wrapper(pool={"pool_size": 1})
+    first, level = session_value(wrapper, "@@tx_isolation")
+    assert level == "READ-COMMITTED"  # Django's default, sent on the first borrow
+    with wrapper.cursor() as cursor:
+        cursor.execute("SET SESSION TRANSACTION ISOLATION LEVEL SERIALIZABLE")
+    wrapper.close()
+
+    assert session_value(wrapper, "@@tx_isolation") == (first, "READ-COMMITTED")
+
+
+@pytest.mark.parametrize(
+    "raw_sql",
+    [
+        "SET @@session.tx_isolation = 'SERIALIZABLE'",
+        "set  session transaction isolation level serializable",
+    ],
+)
+def test_isolation_changed_by_other_spellings_is_noticed(make_wrapper, raw_sql):
+    wrapper = make_wrapper(pool={"pool_size": 1})
+    first = connection_id(wrapper)
+    with wrapper.cursor() as cursor:
+        cursor.execute(raw_sql)
+    wrapper.close()
+    assert session_value(wrapper, "@@tx_isolation") == (first, "READ-COMMITTED")
+
+
+def test_aliases_sharing_a_pool_with_different_isolation_levels_each_get_their_own(make_wrapper):
+    pool = {"pool_size": 1}
+    committed = make_wrapper(pool=pool)
+    repeatable = make_wrapper(pool=pool, OPTIONS={"isolation_level": "repeatable read"})
+    for _ in range(2):
+        one, level = session_value(committed, "@@tx_isolation")
+        committed.close()
+        assert level == "READ-COMMITTED"
+        other, level = session_value(repeatable, "@@tx_isolation")
+        repeatable.close()
+        assert level == "REPEATABLE-READ"
+        assert one == other  # the same server connection, brought to each alias's state
+
+
+def test_transaction_left_open_under_django_is_rolled_back(make_wrapper, observer):
+    observer.query("CREATE TABLE IF NOT EXISTS mysqlpool_session (v INT) ENGINE=InnoDB")
+    try:
+        wrapper = make_wrapper(pool={"pool_size": 1})
+        first = connection_id(wrapper)
+        wrapper.set_autocommit(False)  # what transaction.atomic() does on entry
+        with wrapper.cursor() as cursor:
+            cursor.execute("INSERT INTO mysqlpool_session VALUES (1)")
+        wrapper.connection.close()  # given back before the atomic block could end
+        wrapper.connection = None
+        wrapper.autocommit = True
+
+        assert session_value(wrapper, "@@in_transaction, @@autocommit") == (first, 0, 1)
+        assert observer.query("SELECT COUNT(*) FROM mysqlpool_session") == [(0,)]
+    finally:
+        observer.query("DROP TABLE IF EXISTS mysqlpool_session")
+
+
+def test_default_mode_keeps_session_state_like_a_persistent_connection(make_wrapper):
+    wrapper = make_wrapper(pool={"pool_size": 1})
+    with wrapper.cursor() as cursor:
+        cursor.execute("SET @left_behind = 42")
+    wrapper.close()
+    assert session_value(wrapper, "@left_behind")[1] == 42
+
+
+def test_session_mode_clears_variables_temporary_tables_and_locks(make_wrapper, observer):
+    wrapper = make_wrapper(pool={"pool_size": 1, "reset": "session"})
+    first = connection_id(wrapper)
+    with wrapper.cursor() as cursor:
+        cursor.execute("SET @left_behind = 42")
+        cursor.execute("CREATE TEMPORARY TABLE mysqlpool_temp (x INT)")
+        cursor.execute("SELECT GET_LOCK('mysqlpool_lock', 0)")
+    wrapper.close()
+
+    assert observer.query("SELECT IS_FREE_LOCK('mysqlpool_lock')") == [(1,)]
+    assert session_value(wrapper, "@left_behind, @@tx_isolation") == (first, None, "READ-COMMITTED")
+    with pytest.raises(utils.ProgrammingError, match="1146"), wrapper.cursor() as cursor:
+        cursor.execute("SELECT * FROM mysqlpool_temp")  # the temporary table is gone
