@@ -63,6 +63,18 @@ def last_error_code(raw: Any) -> int:
         return 0
 
 
+#: Calls after which the wire may hold a reply nobody read, which no status flag shows.
+RAW_PROTOCOL_CALLS = frozenset(
+    {"query", "send_query", "use_result", "read_query_result", "next_result", "store_result"}
+)
+
+
+def is_unbuffered(cursor: Any) -> bool:
+    """Whether a cursor streams its rows (SSCursor): unread rows stay on the wire."""
+    names = {klass.__name__ for klass in type(cursor).__mro__}
+    return bool(names & {"CursorUseResultMixIn", "SSCursor"})
+
+
 def drain_results(raw: Any) -> None:
     """Read and drop result sets a multi-statement query left unread.
 

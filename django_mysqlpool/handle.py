@@ -46,7 +46,10 @@ class PooledConnection:
         self._session: SessionState = fairy.info.setdefault("session", {})
 
     def cursor(self, *args: Any, **kwargs: Any) -> Any:
-        return SessionCursor(self._raw.cursor(*args, **kwargs), self._session)
+        cursor = self._raw.cursor(*args, **kwargs)
+        if driver.is_unbuffered(cursor):
+            self._fairy.info["in_doubt"] = True  # type: ignore[union-attr]
+        return SessionCursor(cursor, self._session)
 
     def close(self) -> None:
         fairy = self._fairy
@@ -57,6 +60,8 @@ class PooledConnection:
         fairy.close()
 
     def __getattr__(self, name: str) -> Any:
+        if name in driver.RAW_PROTOCOL_CALLS and self._fairy is not None:
+            self._fairy.info["in_doubt"] = True
         return getattr(self._raw, name)
 
     def __enter__(self) -> PooledConnection:

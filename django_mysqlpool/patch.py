@@ -9,6 +9,7 @@ monkey patches are: a marker on the patched function says it is ours.
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
@@ -16,6 +17,9 @@ from typing import Any
 from . import fork, pools, targets
 
 _MARKER = "_django_mysqlpool_original"
+#: Set in an ENGINE's ``base`` module to have its connections pooled (ours, and subclasses').
+ENGINE_FLAG = "MYSQLPOOL_POOLED_ENGINE"
+_engine_is_pooled: dict[str, bool] = {}
 
 
 def install(database: ModuleType) -> None:
@@ -58,9 +62,17 @@ def is_installed_on(connect: Callable[..., Any]) -> bool:
 def connect(
     database: ModuleType, original: Callable[..., Any], /, *args: Any, **kwargs: Any
 ) -> Any:
-    """Borrow a pooled connection for these kwargs, or open a plain one for ``pool=False``."""
+    """Borrow a pooled connection, or open a plain one.
+
+    Pooled: calls from a Django wrapper whose ENGINE is ours (unless its OPTIONS say
+    ``"pool": False``), and any call passing ``pool=``. Plain: everything else, such as an
+    alias on Django's own MySQL backend in the same process, or a library calling
+    ``MySQLdb.connect`` directly; the patch is process-wide, so it must tell them apart.
+    """
     fork.check_pid()
-    pool_option = kwargs.pop(targets.POOL_OPTION, True)
+    pool_option = kwargs.pop(targets.POOL_OPTION, None)
+    if pool_option is None:
+        pool_option = _called_for_pooled_engine()
     registered = None
     if not args:
         registered = pools.pool_for(database, original, kwargs, pool_option)
@@ -69,3 +81,29 @@ def connect(
         fork.track(raw)
         return raw
     return registered.borrow()
+
+
+def _called_for_pooled_engine() -> bool:
+    """Whether the ``get_new_connection`` that called ``connect`` belongs to a pooled ENGINE.
+
+    Django's wrapper class is the same for both engines, so only its settings tell: the
+    caller's frame is the one place that knows which wrapper is connecting.
+    """
+    frame: Any = sys._getframe(2)
+    for _ in range(4):  # connect <- pooled_connect <- get_new_connection (maybe wrapped)
+        if frame is None:
+            return False
+        if frame.f_code.co_name == "get_new_connection":
+            settings_dict = getattr(frame.f_locals.get("self"), "settings_dict", None)
+            engine = settings_dict.get("ENGINE") if isinstance(settings_dict, dict) else None
+            return isinstance(engine, str) and _is_pooled_engine(engine)
+        frame = frame.f_back
+    return False
+
+
+def _is_pooled_engine(engine: str) -> bool:
+    pooled = _engine_is_pooled.get(engine)
+    if pooled is None:
+        module = sys.modules.get(engine + ".base")
+        pooled = _engine_is_pooled[engine] = bool(getattr(module, ENGINE_FLAG, False))
+    return pooled

@@ -30,11 +30,14 @@ def reset_for_next_borrower(raw: Any, info: dict[str, Any], mode: str) -> None:
     if not driver.is_open(raw):
         raise UnusableConnection("the driver closed it")
     driver.drain_results(raw)
+    # A streamed result or a raw protocol call may have left a reply unread, which only a
+    # round trip reveals (2014 on ROLLBACK or reset, then the connection is discarded).
+    in_doubt = info.pop("in_doubt", False)
     handle = info.get("native")
     if mode == SESSION:
         if not driver.reset_session(raw, handle):
             raise UnusableConnection("the driver cannot send COM_RESET_CONNECTION")
         info["session"] = {}  # back to the server's defaults
         return
-    if driver.in_transaction(raw, handle) is not False:  # open, or we cannot tell
+    if in_doubt or driver.in_transaction(raw, handle) is not False:  # open, or unknown
         raw.rollback()

@@ -7,7 +7,9 @@ import importlib
 import MySQLdb
 import MySQLdb.connections
 
+import django_mysqlpool
 from django_mysqlpool import patch
+from tests.server import connection_id
 
 
 def test_backend_import_installs_the_patch_keeping_the_drivers_own_connect():
@@ -49,3 +51,26 @@ def test_uninstall_restores_plain_connections_and_install_brings_the_pool_back(o
     import django_mysqlpool
 
     django_mysqlpool.close_pool()
+
+
+def test_an_alias_on_djangos_own_backend_in_the_same_process_is_not_pooled(make_wrapper, observer):
+    plain = make_wrapper(engine="django.db.backends.mysql", pool=None)
+    pooled = make_wrapper()
+    first_plain, first_pooled = connection_id(plain), connection_id(pooled)
+    plain.close()
+    pooled.close()
+
+    assert observer.is_gone(first_plain)  # really closed
+    assert connection_id(plain) != first_plain
+    assert connection_id(pooled) == first_pooled  # really given back
+    assert len(django_mysqlpool.pool_stats()) == 1
+
+
+def test_a_library_calling_mysqldb_connect_directly_gets_a_plain_connection(observer):
+    from tests.support.observer import server_params
+
+    raw = MySQLdb.connect(**server_params())
+    assert isinstance(raw, MySQLdb.connections.Connection)
+    raw_id = raw.thread_id()
+    raw.close()
+    assert observer.is_gone(raw_id)

@@ -6,4 +6,7 @@ from django_mysqlpool.patch import install
 
 install(Database)
 
+#: Connections made for this ENGINE (and ENGINEs that import this module's names) are pooled.
+MYSQLPOOL_POOLED_ENGINE = True
+
 __all__ = ["DatabaseWrapper"]
