@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # and records where in .mysqlpool-db.env, which every target below reads).
 WITH_DB = if [ -f .mysqlpool-db.env ]; then set -a; . ./.mysqlpool-db.env; set +a; fi;
 
-.PHONY: install db test test-fast compat compat-full lint format demo tox clean
+.PHONY: install db test test-fast compat compat-full lint format demo bench tox clean
 
 install: $(VENV)/.installed
 
@@ -33,7 +33,7 @@ compat-full: install db
 	$(WITH_DB) $(PY) tests/compat/run_compat.py --full
 
 lint: install
-	$(VENV)/bin/ruff check django_mysqlpool tests
+	$(VENV)/bin/ruff check django_mysqlpool tests benchmarks
 	$(VENV)/bin/ruff format --check django_mysqlpool
 	$(VENV)/bin/mypy
 
@@ -46,6 +46,19 @@ demo: install db
 
 # Interpreters pyenv installed are put on PATH so tox finds python3.10 ... python3.13.
 PYENV_PATHS = $(subst $(eval) ,:,$(wildcard $(HOME)/.pyenv/versions/3.1[0-3]*/bin))
+
+# The benchmark compares with django-db-connection-pool, installed only in its own venv.
+BENCH_VENV ?= .venv-bench
+
+$(BENCH_VENV)/.installed: setup.cfg pyproject.toml
+	bash .ci/system-deps.sh
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install -q --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install -q -e . django-db-connection-pool
+	touch $@
+
+bench: $(BENCH_VENV)/.installed db
+	$(WITH_DB) $(BENCH_VENV)/bin/python benchmarks/bench.py
 
 tox: install
 	$(PY) -m pip install -q tox
