@@ -69,10 +69,18 @@ RAW_PROTOCOL_CALLS = frozenset(
 )
 
 
+_unbuffered_classes: dict[type, bool] = {}
+
+
 def is_unbuffered(cursor: Any) -> bool:
     """Whether a cursor streams its rows (SSCursor): unread rows stay on the wire."""
-    names = {klass.__name__ for klass in type(cursor).__mro__}
-    return bool(names & {"CursorUseResultMixIn", "SSCursor"})
+    cursor_class = type(cursor)
+    unbuffered = _unbuffered_classes.get(cursor_class)
+    if unbuffered is None:
+        names = {klass.__name__ for klass in cursor_class.__mro__}
+        unbuffered = bool(names & {"CursorUseResultMixIn", "SSCursor"})
+        _unbuffered_classes[cursor_class] = unbuffered
+    return unbuffered
 
 
 def drain_results(raw: Any) -> None:
