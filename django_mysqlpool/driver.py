@@ -72,9 +72,8 @@ RAW_PROTOCOL_CALLS = frozenset(
 _unbuffered_classes: dict[type, bool] = {}
 
 
-def is_unbuffered(cursor: Any) -> bool:
-    """Whether a cursor streams its rows (SSCursor): unread rows stay on the wire."""
-    cursor_class = type(cursor)
+def is_unbuffered(cursor_class: type) -> bool:
+    """Whether a cursor class streams its rows (SSCursor): unread rows stay on the wire."""
     unbuffered = _unbuffered_classes.get(cursor_class)
     if unbuffered is None:
         names = {klass.__name__ for klass in cursor_class.__mro__}
@@ -84,7 +83,7 @@ def is_unbuffered(cursor: Any) -> bool:
 
 
 def drain_results(raw: Any) -> None:
-    """Read and drop result sets a multi-statement query left unread.
+    """Read and drop result sets a multi-statement query or a raw call left unread.
 
     A connection with unread results answers the next statement with 2014 "Commands out of
     sync"; an unbuffered result still being read makes this raise, and the caller discards.
@@ -99,6 +98,8 @@ def drain_results(raw: Any) -> None:
     result = getattr(raw, "_result", None)  # PyMySQL
     if result is not None and getattr(result, "unbuffered_active", False):
         raise raw.OperationalError(2014, "an unbuffered result set was left unread")
+    while getattr(raw, "server_status", 0) & native.SERVER_MORE_RESULTS_EXIST:
+        raw.next_result()
 
 
 def native_handle(raw: Any) -> int | None:
@@ -112,15 +113,12 @@ def native_handle(raw: Any) -> int | None:
     return handle
 
 
-def in_transaction(raw: Any, handle: int | None) -> bool | None:
-    """Whether the server said a transaction is open, from its last reply; None if unknown."""
+def server_status(raw: Any, handle: int | None) -> int | None:
+    """The status flags of the server's last reply (no round trip); None if unknown."""
     if handle is not None:
-        status = native.server_status(handle)
-    else:
-        status = getattr(raw, "server_status", None)  # PyMySQL keeps it
-    if not isinstance(status, int):
-        return None
-    return bool(status & native.SERVER_STATUS_IN_TRANS)
+        return native.server_status(handle)
+    status = getattr(raw, "server_status", None)  # PyMySQL keeps it
+    return status if isinstance(status, int) else None
 
 
 def reset_session(raw: Any, handle: int | None) -> bool:

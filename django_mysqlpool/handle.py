@@ -13,8 +13,8 @@ from typing import Any
 
 from sqlalchemy.pool import PoolProxiedConnection
 
-from . import driver
-from .session import SessionCursor, SessionState
+from . import driver, reset
+from .session import SessionState, session_cursor
 
 
 class ClosedConnection:
@@ -43,13 +43,40 @@ class PooledConnection:
         self._target = target
         self._database = database
         # What this server connection's session already has; lives as long as it does.
-        self._session: SessionState = fairy.info.setdefault("session", {})
+        self._session: SessionState = fairy.info.setdefault(reset.SESSION_STATE, {})
 
-    def cursor(self, *args: Any, **kwargs: Any) -> Any:
-        cursor = self._raw.cursor(*args, **kwargs)
-        if driver.is_unbuffered(cursor):
-            self._fairy.info["in_doubt"] = True  # type: ignore[union-attr]
-        return SessionCursor(cursor, self._session)
+    def cursor(self, cursorclass: Any = None, **kwargs: Any) -> Any:
+        """A cursor of the driver's class (or the one asked for) that skips repeated setup.
+
+        ``cursorclass`` is mysqlclient's name for the argument, ``cursor`` PyMySQL's.
+        """
+        raw = self._raw
+        cursor_class = cursorclass or kwargs.pop("cursor", None) or raw.cursorclass
+        if kwargs or not isinstance(cursor_class, type):
+            # Not a call we know how to wrap: the driver's own cursor, and a checking
+            # ROLLBACK on return since we cannot tell what it leaves on the wire.
+            self._fairy.info[reset.IN_DOUBT] = True  # type: ignore[union-attr]
+            return raw.cursor(cursor_class, **kwargs)
+        if driver.is_unbuffered(cursor_class):
+            self._fairy.info[reset.IN_DOUBT] = True  # type: ignore[union-attr]
+        return session_cursor(cursor_class, raw, self._session)
+
+    # Called on every borrow by Django: direct methods, not the __getattr__ detour.
+    def autocommit(self, on: bool) -> None:
+        self._raw.autocommit(on)
+
+    def get_autocommit(self) -> bool:
+        return self._raw.get_autocommit()  # type: ignore[no-any-return]
+
+    def commit(self) -> None:
+        self._raw.commit()
+
+    def rollback(self) -> None:
+        self._raw.rollback()
+
+    @property
+    def encoders(self) -> Any:
+        return self._raw.encoders
 
     def close(self) -> None:
         fairy = self._fairy
@@ -61,7 +88,7 @@ class PooledConnection:
 
     def __getattr__(self, name: str) -> Any:
         if name in driver.RAW_PROTOCOL_CALLS and self._fairy is not None:
-            self._fairy.info["in_doubt"] = True
+            self._fairy.info[reset.IN_DOUBT] = True
         return getattr(self._raw, name)
 
     def __enter__(self) -> PooledConnection:

@@ -20,6 +20,7 @@ def _key_for_alias(alias: str) -> Hashable | None:
         return None
     params = dict(wrapper.get_connection_params())
     pool_option = params.pop(targets.POOL_OPTION, True)
+    targets.add_django_autocommit(params, wrapper.settings_dict)
     return targets.target_key(params, pool_option)
 
 

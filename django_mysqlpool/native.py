@@ -16,6 +16,7 @@ from typing import Any
 _SERVER_STATUS = 30
 SERVER_STATUS_IN_TRANS = 0x0001
 SERVER_STATUS_AUTOCOMMIT = 0x0002
+SERVER_MORE_RESULTS_EXIST = 0x0008
 
 
 class _Library:
@@ -28,9 +29,12 @@ class _Library:
             from MySQLdb import _mysql
 
             library = ctypes.CDLL(_mysql.__file__)  # its dependencies resolve the symbols
+            # Reading status flags is a memory read: call it holding the GIL (PyDLL), as a
+            # CDLL call would let every thread waiting for the GIL run first.
+            holding_gil = ctypes.PyDLL(_mysql.__file__)
         except (ImportError, OSError):
             return
-        get_info = getattr(library, "mariadb_get_infov", None)
+        get_info = getattr(holding_gil, "mariadb_get_infov", None)
         if get_info is not None:
             get_info.restype = ctypes.c_char
             get_info.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]

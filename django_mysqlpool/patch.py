@@ -71,10 +71,13 @@ def connect(
     """
     fork.check_pid()
     pool_option = kwargs.pop(targets.POOL_OPTION, None)
+    caller = _django_caller_settings()
     if pool_option is None:
-        pool_option = _called_for_pooled_engine()
+        pool_option = caller is not None and _is_pooled_engine(caller.get("ENGINE"))
     registered = None
-    if not args:
+    if not args and pool_option is not False:
+        if caller is not None:
+            targets.add_django_autocommit(kwargs, caller)
         registered = pools.pool_for(database, original, kwargs, pool_option)
     if registered is None:
         raw = original(*args, **kwargs)
@@ -83,25 +86,26 @@ def connect(
     return registered.borrow()
 
 
-def _called_for_pooled_engine() -> bool:
-    """Whether the ``get_new_connection`` that called ``connect`` belongs to a pooled ENGINE.
+def _django_caller_settings() -> dict[str, Any] | None:
+    """The settings of the Django wrapper whose ``get_new_connection`` called ``connect``.
 
-    Django's wrapper class is the same for both engines, so only its settings tell: the
-    caller's frame is the one place that knows which wrapper is connecting.
+    Django's wrapper class is the same for both engines, so only its settings tell which
+    one is connecting: the caller's frame is the one place that knows.
     """
     frame: Any = sys._getframe(2)
     for _ in range(4):  # connect <- pooled_connect <- get_new_connection (maybe wrapped)
         if frame is None:
-            return False
+            return None
         if frame.f_code.co_name == "get_new_connection":
             settings_dict = getattr(frame.f_locals.get("self"), "settings_dict", None)
-            engine = settings_dict.get("ENGINE") if isinstance(settings_dict, dict) else None
-            return isinstance(engine, str) and _is_pooled_engine(engine)
+            return settings_dict if isinstance(settings_dict, dict) else None
         frame = frame.f_back
-    return False
+    return None
 
 
-def _is_pooled_engine(engine: str) -> bool:
+def _is_pooled_engine(engine: Any) -> bool:
+    if not isinstance(engine, str):
+        return False
     pooled = _engine_is_pooled.get(engine)
     if pooled is None:
         module = sys.modules.get(engine + ".base")

@@ -6,6 +6,7 @@ closing it. Forked children start with an empty registry (see ``fork.py``).
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from collections.abc import Callable, Hashable, Mapping
@@ -81,15 +82,38 @@ class RegisteredPool:
                 record.close()
 
 
+#: How many recently used targets a borrow compares its kwargs with before hashing them.
+_RECENT_TARGETS = 8
+
+
 class Registry:
     """Pools by target key, behind a lock; replaced wholesale in a forked child."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.pools: dict[Hashable, RegisteredPool] = {}
+        # (kwargs, pool option, pool) of recent borrows, newest first. Django builds equal
+        # kwargs on every connect; comparing them is cheaper than freezing them into a key.
+        self.recent: tuple[tuple[dict[str, Any], Any, RegisteredPool], ...] = ()
 
     def find(self, key: Hashable) -> RegisteredPool | None:
         return self.pools.get(key)
+
+    def find_recent(
+        self, connect_kwargs: Mapping[str, Any], pool_option: Any
+    ) -> RegisteredPool | None:
+        for kwargs, option, registered in self.recent:
+            if kwargs == connect_kwargs and option == pool_option and not registered.retired:
+                return registered
+        return None
+
+    def remember(
+        self, connect_kwargs: Mapping[str, Any], pool_option: Any, registered: RegisteredPool
+    ) -> None:
+        entry = (dict(connect_kwargs), copy.deepcopy(pool_option), registered)
+        with self.lock:
+            others = [e for e in self.recent if e[2] is not registered and not e[2].retired]
+            self.recent = (entry, *others)[:_RECENT_TARGETS]
 
     def get_or_create(self, key: Hashable, build: Callable[[], RegisteredPool]) -> RegisteredPool:
         registered = self.pools.get(key)
@@ -102,7 +126,9 @@ class Registry:
 
     def remove(self, key: Hashable) -> RegisteredPool | None:
         with self.lock:
-            return self.pools.pop(key, None)
+            removed = self.pools.pop(key, None)
+            self.recent = tuple(e for e in self.recent if e[2] is not removed)
+            return removed
 
 
 registry = Registry()
@@ -125,16 +151,26 @@ def pool_for(
     """The pool for this target, created on first use; None when the alias opts out."""
     if pool_option is False:
         return None
-    key = targets.cached_target_key(connect_kwargs, pool_option)
-    registered = registry.find(key)
+    current = registry
+    registered = current.find_recent(connect_kwargs, pool_option)
     if registered is not None:
         return registered
-    resolved = settings.resolve(pool_option)
-    if resolved is None:
-        return None
-    return registry.get_or_create(
-        key, lambda: _build(key, resolved, database, connect, dict(connect_kwargs), pool_option)
-    )
+    key = targets.target_key(connect_kwargs, pool_option)
+    registered = current.find(key)
+    if registered is None:
+        resolved = settings.resolve(pool_option)
+        if resolved is None:
+            return None
+        registered = current.get_or_create(
+            key,
+            lambda: _build(key, resolved, database, connect, dict(connect_kwargs), pool_option),
+        )
+    current.remember(connect_kwargs, pool_option, registered)
+    return registered
+
+
+#: ``record.info`` key: when the connection last went back to the pool (for ``pre_ping_after``).
+IDLE_SINCE = "idle_since"
 
 
 def _build(
@@ -182,11 +218,18 @@ def _listen(registered: RegisteredPool) -> None:
     def created(raw: Any, record: Any) -> None:
         counters.count_created()
         fork.track(raw, record)
-        record.info["native"] = driver.native_handle(raw)
+        record.info[reset.NATIVE] = driver.native_handle(raw)
+        reset.remember_initial_state(raw, record.info)
+
+    config = registered.config
 
     @event.listens_for(pool, "checkout")
     def check_alive(raw: Any, record: Any, fairy: Any) -> None:
-        reason = liveness.why_dead(raw, ping=registered.config.pre_ping)
+        ping = False
+        if config.pre_ping:
+            idle_since = record.info.get(IDLE_SINCE)
+            ping = idle_since is not None and time.monotonic() - idle_since >= config.pre_ping_after
+        reason = liveness.why_dead(raw, ping=ping)
         if reason is not None:
             raise sa_exc.DisconnectionError(f"connection to {registered.target}: {reason}")
 
@@ -205,6 +248,8 @@ def _listen(registered: RegisteredPool) -> None:
     @event.listens_for(pool, "checkin")
     def returned(raw: Any, record: Any) -> None:
         counters.give_back(record)
+        if config.pre_ping:
+            record.info[IDLE_SINCE] = time.monotonic()
 
     @event.listens_for(pool, "invalidate")
     def discarded(raw: Any, record: Any, error: Any) -> None:

@@ -1,10 +1,12 @@
 """What a connection goes through between two borrowers.
 
-The next borrower must never see the previous one's open transaction or unread results,
-and a connection whose last call failed fatally is never handed out again. In the default
-``"transaction"`` mode nothing is sent unless the server's last reply said a transaction
-is open; ``"session"`` mode also clears variables, temporary tables and locks
-(COM_RESET_CONNECTION, one round trip).
+The next borrower must never see the previous one's open transaction, unread results or
+autocommit mode, and a connection whose last call failed fatally is never handed out
+again. Like HikariCP's "dirty bits", only what the borrower changed is reset: in the
+default ``"transaction"`` mode a connection returned with autocommit on, no transaction
+open and nothing unread costs no round trip (the server status flags of its last reply
+tell, read without asking the server). ``"session"`` mode also clears variables,
+temporary tables and locks (COM_RESET_CONNECTION, one round trip).
 """
 
 from __future__ import annotations
@@ -12,14 +14,31 @@ from __future__ import annotations
 from typing import Any
 
 from . import driver
+from .native import SERVER_MORE_RESULTS_EXIST, SERVER_STATUS_IN_TRANS
 
 TRANSACTION = "transaction"
 SESSION = "session"
 MODES = (TRANSACTION, SESSION)
 
+# ``record.info`` keys, kept for as long as the server connection lives:
+#: set by the handle when a borrower did something whose effect on the wire no status
+#: flag shows (a streamed cursor, a raw protocol call);
+IN_DOUBT = "in_doubt"
+#: the autocommit mode the connection was created with, which every borrower finds;
+AUTOCOMMIT = "autocommit"
+#: the C handle whose status flags can be read (``driver.native_handle``), or None;
+NATIVE = "native"
+#: what the session already has (``session.SessionState``).
+SESSION_STATE = "session"
+
 
 class UnusableConnection(Exception):
     """The connection cannot be trusted with another borrower; the pool discards it."""
+
+
+def remember_initial_state(raw: Any, info: dict[str, Any]) -> None:
+    """Note, for a new connection, the state every borrower must find it in."""
+    info[AUTOCOMMIT] = raw.get_autocommit()
 
 
 def reset_for_next_borrower(raw: Any, info: dict[str, Any], mode: str) -> None:
@@ -29,15 +48,20 @@ def reset_for_next_borrower(raw: Any, info: dict[str, Any], mode: str) -> None:
         raise UnusableConnection(f"its last call failed with error {code}")
     if not driver.is_open(raw):
         raise UnusableConnection("the driver closed it")
-    driver.drain_results(raw)
     # A streamed result or a raw protocol call may have left a reply unread, which only a
     # round trip reveals (2014 on ROLLBACK or reset, then the connection is discarded).
-    in_doubt = info.pop("in_doubt", False)
-    handle = info.get("native")
+    in_doubt = info.pop(IN_DOUBT, False)
+    handle = info.get(NATIVE)
+    status = driver.server_status(raw, handle)
+    if in_doubt or status is None or status & SERVER_MORE_RESULTS_EXIST:
+        driver.drain_results(raw)
+        status = driver.server_status(raw, handle)
     if mode == SESSION:
         if not driver.reset_session(raw, handle):
             raise UnusableConnection("the driver cannot send COM_RESET_CONNECTION")
-        info["session"] = {}  # back to the server's defaults
-        return
-    if in_doubt or driver.in_transaction(raw, handle) is not False:  # open, or unknown
+        info[SESSION_STATE] = {}  # back to the server's defaults
+    elif in_doubt or status is None or status & SERVER_STATUS_IN_TRANS:  # open, or unknown
         raw.rollback()
+    initial = info.get(AUTOCOMMIT)
+    if initial is not None and raw.get_autocommit() != initial:
+        raw.autocommit(initial)  # after the rollback: turning it on would commit

@@ -10,7 +10,6 @@ touches those settings makes them unknown, so the next setup is sent again.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 #: The session settings Django's ``init_connection_state`` sends, as we recognise them.
@@ -24,8 +23,27 @@ _TOUCHES_SETUP = re.compile(r"ISOLATION|SQL_AUTO_IS_NULL", re.I)
 SessionState = dict[str, str]
 
 
+_PARSE_CACHE_LIMIT = 64
+_parsed: dict[str, list[tuple[str, str]] | None] = {}
+
+
 def parse_setup(statement: str) -> list[tuple[str, str]] | None:
-    """The settings a pure setup statement assigns, or None if it is anything else."""
+    """The settings a pure setup statement assigns, or None if it is anything else.
+
+    Django sends the same few setup strings over and over: the answer is remembered.
+    """
+    try:
+        return _parsed[statement]
+    except KeyError:
+        pass
+    assignments = _parse(statement)
+    if len(_parsed) >= _PARSE_CACHE_LIMIT:
+        _parsed.clear()
+    _parsed[statement] = assignments
+    return assignments
+
+
+def _parse(statement: str) -> list[tuple[str, str]] | None:
     assignments = []
     for part in statement.split(";"):
         part = part.strip()
@@ -43,55 +61,64 @@ def parse_setup(statement: str) -> list[tuple[str, str]] | None:
 
 def _set_statement(query: Any) -> str | None:
     """The text of a ``SET`` statement, or None for anything else (cheaply, per execute)."""
-    if isinstance(query, bytes):
-        head: Any = query[:16].lstrip()
-        if head[:3].upper() != b"SET" or not head[3:4].isspace():
-            return None
-        return query.decode(errors="replace")
     if isinstance(query, str):
-        head = query[:16].lstrip()
+        head: Any = query[:16].lstrip()
         if head[:3].upper() != "SET" or not head[3:4].isspace():
             return None
         return query
+    if isinstance(query, bytes):
+        head = query[:16].lstrip()
+        if head[:3].upper() != b"SET" or not head[3:4].isspace():
+            return None
+        return query.decode(errors="replace")
     return None
 
 
-class SessionCursor:
-    """A driver cursor that skips setup the session already has and notes what changes it."""
+class SessionCursorMixin:
+    """Put before a driver's cursor class: skips setup the session already has.
 
-    __slots__ = ("_cursor", "_session")
+    A subclass rather than a proxy, so that every other cursor call (fetchone, rowcount,
+    close, ...) costs what it costs on the driver's own cursor, and ``isinstance`` checks
+    against the driver's classes keep working.
+    """
 
-    def __init__(self, cursor: Any, session: SessionState) -> None:
-        self._cursor = cursor
-        self._session = session
+    _mysqlpool_session: SessionState
 
     def execute(self, query: Any, args: Any = None) -> Any:
         text = _set_statement(query)
         if text is None:
-            return self._cursor.execute(query, args)
+            return super().execute(query, args)  # type: ignore[misc]
+        session = self._mysqlpool_session
         assignments = parse_setup(text) if args is None else None
         if assignments is None:
             if _TOUCHES_SETUP.search(text):
-                self._session.clear()  # changed in a way we do not follow
-            return self._cursor.execute(query, args)
-        if all(self._session.get(name) == value for name, value in assignments):
+                session.clear()  # changed in a way we do not follow
+            return super().execute(query, args)  # type: ignore[misc]
+        if all(session.get(name) == value for name, value in assignments):
             return 0  # the session already has exactly this: nothing to send
-        self._session.clear()  # unknown until the server has answered
-        result = self._cursor.execute(query)
-        self._session.update(assignments)
+        session.clear()  # unknown until the server has answered
+        result = super().execute(query)  # type: ignore[misc]
+        session.update(assignments)
         return result
 
-    def executemany(self, query: Any, args: Any) -> Any:
-        return self._cursor.executemany(query, args)
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._cursor, name)
+_session_classes: dict[type, type] = {}
 
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self._cursor)
 
-    def __enter__(self) -> SessionCursor:
-        return self
+def session_cursor_class(cursor_class: type) -> type:
+    """``cursor_class`` with ``SessionCursorMixin`` in front, made once per class."""
+    session_class = _session_classes.get(cursor_class)
+    if session_class is None:
+        # Same name, our module: tracebacks show both the driver's class and who wraps it.
+        session_class = type(
+            cursor_class.__name__, (SessionCursorMixin, cursor_class), {"__module__": __name__}
+        )
+        _session_classes[cursor_class] = session_class
+    return session_class
 
-    def __exit__(self, *exc_info: object) -> None:
-        self._cursor.close()
+
+def session_cursor(cursor_class: type, raw: Any, session: SessionState) -> Any:
+    """A cursor of ``cursor_class`` on ``raw`` that tracks ``session``."""
+    cursor = session_cursor_class(cursor_class)(raw)
+    cursor._mysqlpool_session = session
+    return cursor

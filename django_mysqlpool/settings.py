@@ -55,6 +55,11 @@ RULES: dict[str, Rule] = {
     ),
     "use_lifo": Rule(lambda v: isinstance(v, bool), "True or False"),
     "pre_ping": Rule(lambda v: isinstance(v, bool), "True or False"),
+    "pre_ping_after": Rule(
+        lambda v: _is_number(v) and v >= 0,
+        "a number of seconds >= 0: ping only connections idle at least that long "
+        "(default 1; 0 pings on every borrow)",
+    ),
     "echo": Rule(lambda v: isinstance(v, bool) or v == "debug", "True, False or 'debug'"),
     "logging_name": Rule(lambda v: isinstance(v, str) and v != "", "a non-empty str"),
     "reset": Rule(
@@ -68,7 +73,8 @@ RULES: dict[str, Rule] = {
     ),
 }
 #: Arguments we implement ourselves instead of handing them to SQLAlchemy.
-OWN_ARGUMENTS = ("pre_ping", "recycle", "reset", "reset_on_return")
+OWN_ARGUMENTS = ("pre_ping", "pre_ping_after", "recycle", "reset", "reset_on_return")
+DEFAULT_PRE_PING_AFTER = 1.0
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,7 @@ class PoolConfig:
     backend: type[sa_pool.Pool]
     arguments: dict[str, Any] = field(default_factory=dict)
     pre_ping: bool = False
+    pre_ping_after: float = DEFAULT_PRE_PING_AFTER
     recycle: float | None = None  # None: derive from the server's wait_timeout
     reset: str = "transaction"
 
@@ -126,6 +133,7 @@ def resolve(pool_option: Any) -> PoolConfig | None:
         backend=backend,
         arguments=arguments,
         pre_ping=bool(arguments.get("pre_ping", False)),
+        pre_ping_after=arguments.get("pre_ping_after", DEFAULT_PRE_PING_AFTER),
         recycle=arguments.get("recycle"),
         reset=arguments.get("reset", "transaction"),
     )
