@@ -23,8 +23,11 @@ class _PollFd(ctypes.Structure):
     _fields_ = [("fd", ctypes.c_int), ("events", ctypes.c_short), ("revents", ctypes.c_short)]
 
 
-def _gil_holding_poll() -> Callable[[int], bool] | None:
-    """libc ``poll(fd, 0)`` called without releasing the GIL, or None where unavailable.
+Probe = Callable[[], bool]
+
+
+def _gil_holding_poll() -> Callable[[int], Probe] | None:
+    """Probes calling libc ``poll(fd, 0)`` without releasing the GIL; None where unavailable.
 
     ``select.poll`` releases the GIL even with a zero timeout; with threads waiting for it,
     each borrow would then hand the interpreter to another thread and queue for it again
@@ -37,28 +40,38 @@ def _gil_holding_poll() -> Callable[[int], bool] | None:
     poll.argtypes = [ctypes.POINTER(_PollFd), ctypes.c_ulong, ctypes.c_int]
     poll.restype = ctypes.c_int
 
-    def has_news(fd: int) -> bool:
+    def probe_for(fd: int) -> Probe:
         request = _PollFd(fd, _ANY_NEWS, 0)
-        return bool(poll(ctypes.byref(request), 1, 0) != 0)  # -1 (error) counts as news too
+        pointer = ctypes.pointer(request)
 
-    return has_news
+        def has_news() -> bool:
+            return bool(poll(pointer, 1, 0) != 0)  # -1 (error) counts as news too
+
+        return has_news
+
+    return probe_for
 
 
-def _select_poll(fd: int) -> bool:
+def _select_probe_for(fd: int) -> Probe:
     poller = select.poll()
     poller.register(fd, _ANY_NEWS)
-    return bool(poller.poll(0))
+    return lambda: bool(poller.poll(0))
 
 
-_has_news: Callable[[int], bool] = _gil_holding_poll() or _select_poll
+_probe_for: Callable[[int], Probe] = _gil_holding_poll() or _select_probe_for
 
 
-def why_dead(raw: Any, ping: bool) -> str | None:
-    """None if the connection looks alive, else the reason it is not."""
+def probe_for(raw: Any) -> Probe | None:
+    """For a new connection: a check that its socket has news (made once, run per borrow)."""
     fd = driver.socket_fd(raw)
-    if fd is None:
+    return None if fd is None else _probe_for(fd)
+
+
+def why_dead(raw: Any, probe: Probe | None, ping: bool) -> str | None:
+    """None if the connection looks alive, else the reason it is not."""
+    if probe is None or not driver.is_open(raw):
         return "it is closed"
-    if _has_news(fd):
+    if probe():
         return "the server closed it or sent data while it was idle"
     if ping:
         try:

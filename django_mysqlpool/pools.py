@@ -169,8 +169,10 @@ def pool_for(
     return registered
 
 
-#: ``record.info`` key: when the connection last went back to the pool (for ``pre_ping_after``).
+# ``record.info`` keys: when the connection last went back to the pool (for
+# ``pre_ping_after``); its liveness probe (``liveness.probe_for``).
 IDLE_SINCE = "idle_since"
+PROBE = "probe"
 
 
 def _build(
@@ -219,6 +221,7 @@ def _listen(registered: RegisteredPool) -> None:
         counters.count_created()
         fork.track(raw, record)
         record.info[reset.NATIVE] = driver.native_handle(raw)
+        record.info[PROBE] = liveness.probe_for(raw)
         reset.remember_initial_state(raw, record.info)
 
     config = registered.config
@@ -229,7 +232,7 @@ def _listen(registered: RegisteredPool) -> None:
         if config.pre_ping:
             idle_since = record.info.get(IDLE_SINCE)
             ping = idle_since is not None and time.monotonic() - idle_since >= config.pre_ping_after
-        reason = liveness.why_dead(raw, ping=ping)
+        reason = liveness.why_dead(raw, record.info.get(PROBE), ping=ping)
         if reason is not None:
             raise sa_exc.DisconnectionError(f"connection to {registered.target}: {reason}")
 
