@@ -5,17 +5,24 @@ all alike. A "request" is what Django does for one HTTP request: connect if need
 ``SELECT 1``, then ``close()`` (or, for the persistent configuration, keep the connection).
 Server facts come from a separate plain connection (``SHOW GLOBAL STATUS``), so other
 clients of the server add noise to the statement and connection counts.
+
+``--save FILE`` also writes the figures as JSON, which ``benchmarks/chart.py`` draws.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import platform
 import statistics
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -28,14 +35,23 @@ import django  # noqa: E402
 django.setup()
 
 from django.conf import settings  # noqa: E402
+from django.db.backends.mysql import base as mysql_base  # noqa: E402
 from django.db.utils import ConnectionHandler  # noqa: E402
 
 import django_mysqlpool  # noqa: E402
-from tests.support.observer import Observer  # noqa: E402
+from tests.support.observer import Observer, server_params  # noqa: E402
 
 PLAIN = "django.db.backends.mysql"
 POOLED = "django_mysqlpool.backends.mysqlpool"
 DBCP = "dj_db_conn_pool.backends.mysql"
+BENCH_DATABASE = "mysqlpool_bench"
+
+# Issue 4's targets, checked against the figures at the end.
+TARGET_OURS_PER_PERSISTENT = 1.3
+TARGET_NO_POOL_PER_OURS = 3.0
+TARGET_DBCP_PER_OURS = 2.0
+TARGET_BORROW_RETURN_US = 20.0
+TARGET_THREADED_RATIO = 0.8
 
 
 @dataclass
@@ -45,8 +61,12 @@ class Config:
     extra: dict[str, Any] = field(default_factory=dict)
     persistent: bool = False
     samples: list[float] = field(default_factory=list)
-    statements: float = 0.0
-    connections: float = 0.0
+    statements: list[float] = field(default_factory=list)
+    connections: list[float] = field(default_factory=list)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples)
 
 
 def wrapper_for(config: Config, alias: str = "default") -> Any:
@@ -93,45 +113,104 @@ def run_rounds(configs: list[Config], rounds: int, requests: int, observer: Obse
             for _ in range(requests):
                 one_request(wrapper, config.persistent)
             config.samples.append((time.perf_counter() - started) / requests * 1e6)
-            # The two status queries of the observer count as 3 questions.
-            config.statements = (observer.status("Questions") - questions - 2) / requests
-            config.connections = (observer.status("Connections") - connections) / requests
+            # Between the two Questions readings the server also counts the Connections
+            # reading and the second Questions reading itself.
+            config.statements.append((observer.status("Questions") - questions - 2) / requests)
+            config.connections.append((observer.status("Connections") - connections) / requests)
     for wrapper in wrappers.values():
         wrapper.close()
+
+
+def timed(action: Callable[[], None], requests: int, rounds: int = 5) -> float:
+    """Median µs per call of ``action`` over ``rounds`` loops of ``requests`` calls."""
+    for _ in range(min(requests, 1000)):
+        action()
+    samples = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        for _ in range(requests):
+            action()
+        samples.append((time.perf_counter() - started) / requests * 1e6)
+    return statistics.median(samples)
 
 
 def borrow_and_return(requests: int) -> float:
     """Python cost of one borrow + give-back through the patched connect, no query (µs)."""
     import MySQLdb
 
-    params = {**observer_params(), "pool": {"pool_size": 1}}
-    MySQLdb.connect(**params).close()
-    started = time.perf_counter()
-    for _ in range(requests):
-        MySQLdb.connect(**params).close()
-    return (time.perf_counter() - started) / requests * 1e6
+    params = {**server_params(), "pool": {"pool_size": 1}}
+    return timed(lambda: MySQLdb.connect(**params).close(), requests)
 
 
-def observer_params() -> dict[str, Any]:
-    from tests.support.observer import server_params
+class _StubCursor:
+    def execute(self, query: Any, args: Any = None) -> int:
+        return 0
 
-    return server_params()
+    def close(self) -> None:
+        pass
 
 
-def threaded(
-    config: Config, threads: int, seconds: float, observer: Observer
-) -> tuple[float, int, int]:
-    """Requests/s from ``threads`` threads for ``seconds``; errors; peak server connections."""
-    counts = [0] * threads
+class _StubConnection:
+    """A driver connection that does nothing: what Django's own machinery costs alone."""
+
+    encoders: dict[Any, Any] = {}
+
+    def cursor(self) -> _StubCursor:
+        return _StubCursor()
+
+    def autocommit(self, on: bool) -> None:
+        pass
+
+    def get_autocommit(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        pass
+
+
+def django_connect_floor(requests: int) -> float:
+    """µs of Django's own ``connect()`` + ``close()`` with a do-nothing driver.
+
+    Every pool that keeps Django's wrapper pays at least this per request on top of a
+    persistent connection; no pool can be cheaper than persistent + this.
+    """
+    wrapper = wrapper_for(Config("floor", PLAIN))
+    wrapper.ensure_connection()  # the one-time version check, on a real connection
+    wrapper.close()
+    real_connect = mysql_base.Database.connect
+    mysql_base.Database.connect = lambda **kwargs: _StubConnection()
+    try:
+
+        def connect_and_close() -> None:
+            wrapper.connect()
+            wrapper.close()
+
+        return timed(connect_and_close, requests)
+    finally:
+        mysql_base.Database.connect = real_connect
+
+
+@dataclass
+class Threaded:
+    name: str
+    config: Config
+    threads: int
+    rates: list[float] = field(default_factory=list)
+    errors: int = 0
+    peak_connections: int = 0
+
+
+def run_threaded(scenario: Threaded, seconds: float, observer: Observer) -> None:
+    """One run of ``threads`` threads for ``seconds``: requests/s, errors, peak connections."""
+    counts = [0] * scenario.threads
     errors = [0]
     stop = time.monotonic() + seconds
-    database = config.extra.get("NAME", settings.DB_NAME)
 
     def work(index: int) -> None:
-        wrapper = wrapper_for(config, alias=f"t{index}")
+        wrapper = wrapper_for(scenario.config, alias=f"t{index}")
         while time.monotonic() < stop:
             try:
-                one_request(wrapper, config.persistent)
+                one_request(wrapper, scenario.config.persistent)
                 counts[index] += 1
             except Exception:
                 errors[0] += 1
@@ -141,27 +220,78 @@ def threaded(
 
     def watch() -> None:
         while time.monotonic() < stop:
-            peak[0] = max(peak[0], len(observer.connections_to(database)) - 1)
+            peak[0] = max(peak[0], len(observer.connections_to(BENCH_DATABASE)))
             time.sleep(0.05)
 
-    pool = [threading.Thread(target=work, args=(n,)) for n in range(threads)]
+    workers = [threading.Thread(target=work, args=(n,)) for n in range(scenario.threads)]
     watcher = threading.Thread(target=watch)
-    for thread in [*pool, watcher]:
+    for thread in [*workers, watcher]:
         thread.start()
-    for thread in [*pool, watcher]:
+    for thread in [*workers, watcher]:
         thread.join()
-    return sum(counts) / seconds, errors[0], peak[0]
+    scenario.rates.append(sum(counts) / seconds)
+    scenario.errors += errors[0]
+    scenario.peak_connections = max(scenario.peak_connections, peak[0])
+
+
+def threaded_scenarios(rounds: int, seconds: float, observer: Observer) -> list[Threaded]:
+    """16 threads over a pool of 4 against 4 threads on persistent connections, alternating."""
+    observer.query(f"CREATE DATABASE IF NOT EXISTS {BENCH_DATABASE}")
+    own = {"NAME": BENCH_DATABASE}
+    pool_of_4 = {"OPTIONS": {"pool": {"pool_size": 4, "max_overflow": 0}}}
+    scenarios = [
+        Threaded("16 threads, pool of 4", Config("pooled", POOLED, {**own, **pool_of_4}), 16),
+        Threaded(
+            "4 threads, persistent",
+            Config("persistent", PLAIN, {**own, "CONN_MAX_AGE": None}, persistent=True),
+            4,
+        ),
+    ]
+    try:
+        for _ in range(rounds):
+            for scenario in scenarios:
+                run_threaded(scenario, seconds, observer)
+                django_mysqlpool.close_pool()
+    finally:
+        observer.query(f"DROP DATABASE IF EXISTS {BENCH_DATABASE}")
+    return scenarios
 
 
 def spread(samples: list[float]) -> float:
     return (max(samples) - min(samples)) / 2
 
 
+def environment(observer: Observer) -> dict[str, str]:
+    """What the figures were measured on, for the table and the chart."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    versions = {name: metadata.version(name) for name in ("Django", "SQLAlchemy", "mysqlclient")}
+    return {
+        "date": date.today().isoformat(),
+        "machine": f"{cpu}, {os.cpu_count()} cores, {platform.system()}",
+        "python": platform.python_version(),
+        **{name.lower(): version for name, version in versions.items()},
+        "server": str(observer.query("SELECT VERSION()")[0][0]),
+    }
+
+
+def verdict(met: bool) -> str:
+    return "met" if met else "NOT met"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--requests", type=int, default=1000)
-    parser.add_argument("--seconds", type=float, default=3.0, help="per threaded scenario")
+    parser.add_argument("--seconds", type=float, default=2.0, help="per threaded run")
+    parser.add_argument("--threaded-rounds", type=int, default=3)
+    parser.add_argument("--save", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args()
     try:
         import dj_db_conn_pool  # noqa: F401
@@ -170,47 +300,107 @@ def main() -> int:
     except ImportError:
         with_dbcp = False
     observer = Observer()
+    about = environment(observer)
+    print(" · ".join(f"{key}: {value}" for key, value in about.items()), end="\n\n")
+
     configs = configurations(with_dbcp)
     run_rounds(configs, args.rounds, args.requests, observer)
-
-    persistent = statistics.median(configs[1].samples)
+    by_name = {config.name: config for config in configs}
+    persistent = by_name["persistent (CONN_MAX_AGE=None)"].median
+    ours = by_name["django-mysqlpool"].median
     print(
         f"{'configuration':34} {'µs/request':>11} {'±':>6} {'÷ persistent':>13} "
         f"{'statements/req':>15} {'connections/req':>16}"
     )
     for config in configs:
-        median = statistics.median(config.samples)
         print(
-            f"{config.name:34} {median:11.1f} {spread(config.samples):6.1f} "
-            f"{median / persistent:13.2f} {config.statements:15.2f} {config.connections:16.3f}"
+            f"{config.name:34} {config.median:11.1f} {spread(config.samples):6.1f} "
+            f"{config.median / persistent:13.2f} {statistics.median(config.statements):15.2f} "
+            f"{statistics.median(config.connections):16.3f}"
         )
-    ours = statistics.median(configs[2].samples)
-    print(f"\nno pool ÷ ours: {statistics.median(configs[0].samples) / ours:.2f}")
+
+    floor = django_connect_floor(args.requests * 5)
+    borrow = borrow_and_return(args.requests * 5)
+    no_pool_ratio = by_name["no pool"].median / ours
+    print(
+        f"\nDjango's own connect()+close(), do-nothing driver: {floor:.1f} µs, so no pool under "
+        f"Django's wrapper can go below persistent + that = "
+        f"{(persistent + floor) / persistent:.2f} × persistent"
+    )
+    print(f"borrow + give back through MySQLdb.connect, no query: {borrow:.1f} µs")
+    print("\ntargets (issue 4):")
+    print(
+        f"  ours ÷ persistent           {ours / persistent:5.2f}  (≤ {TARGET_OURS_PER_PERSISTENT})"
+        f"  {verdict(ours / persistent <= TARGET_OURS_PER_PERSISTENT)}"
+    )
+    print(
+        f"  no pool ÷ ours              {no_pool_ratio:5.2f}  (≥ {TARGET_NO_POOL_PER_OURS})"
+        f"  {verdict(no_pool_ratio >= TARGET_NO_POOL_PER_OURS)}"
+    )
+    figures: dict[str, Any] = {"no_pool_per_ours": no_pool_ratio}
     if with_dbcp:
+        dbcp_ratio = by_name["django-db-connection-pool"].median / ours
+        figures["dbcp_per_ours"] = dbcp_ratio
         print(
-            f"django-db-connection-pool ÷ ours: {statistics.median(configs[-1].samples) / ours:.2f}"
+            f"  django-db-connection-pool ÷ ours {dbcp_ratio:5.2f}  (≥ {TARGET_DBCP_PER_OURS})"
+            f"  {verdict(dbcp_ratio >= TARGET_DBCP_PER_OURS)}"
         )
     else:
-        print(
-            "django-db-connection-pool: not installed in this environment (make bench installs it)"
-        )
-    print(f"borrow + give back, no query: {borrow_and_return(20000):.1f} µs")
-
-    # A database of its own, so the peak counts only this scenario's server connections.
-    observer.query("CREATE DATABASE IF NOT EXISTS mysqlpool_bench")
-    own = {"NAME": "mysqlpool_bench"}
-    pool = {"OPTIONS": {"pool": {"pool_size": 4, "max_overflow": 0}}}
-    rate, errors, peak = threaded(
-        Config("pooled", POOLED, {**own, **pool}), 16, args.seconds, observer
-    )
-    persistent_4 = Config("persistent", PLAIN, {**own, "CONN_MAX_AGE": None}, persistent=True)
-    base_rate, _, _ = threaded(persistent_4, 4, args.seconds, observer)
+        print("  django-db-connection-pool: not installed here (make bench installs it)")
+    statements = statistics.median(by_name["django-mysqlpool"].statements)
     print(
-        f"16 threads over a pool of 4: {rate:.0f} req/s, {errors} errors, peak {peak} server "
-        f"connections; 4 threads persistent: {base_rate:.0f} req/s; ratio {rate / base_rate:.2f}"
+        f"  statements per request      {statements:5.2f}  (= 1.00)  {verdict(statements < 1.05)}"
+    )
+    print(
+        f"  borrow + give back          {borrow:5.1f} µs  (≤ {TARGET_BORROW_RETURN_US:.0f})"
+        f"  {verdict(borrow <= TARGET_BORROW_RETURN_US)}"
+    )
+
+    pooled, base = threaded_scenarios(args.threaded_rounds, args.seconds, observer)
+    ratio = statistics.median(pooled.rates) / statistics.median(base.rates)
+    print(
+        f"  {pooled.name}: {statistics.median(pooled.rates):.0f} req/s, {pooled.errors} errors, "
+        f"peak {pooled.peak_connections} server connections (≤ 4); {base.name}: "
+        f"{statistics.median(base.rates):.0f} req/s; ratio {ratio:.2f} (≥ "
+        f"{TARGET_THREADED_RATIO})  {verdict(ratio >= TARGET_THREADED_RATIO)}"
+    )
+    print(
+        f"  (threads share one interpreter lock: the single-thread ratio persistent ÷ ours, "
+        f"{persistent / ours:.2f}, bounds the threaded one)"
     )
     django_mysqlpool.close_pool()
-    observer.query("DROP DATABASE IF EXISTS mysqlpool_bench")
+
+    if args.save:
+        figures.update(
+            environment=about,
+            configurations=[
+                {
+                    "name": config.name,
+                    "us_per_request": config.median,
+                    "spread": spread(config.samples),
+                    "statements_per_request": statistics.median(config.statements),
+                    "connections_per_request": statistics.median(config.connections),
+                    "samples": config.samples,
+                }
+                for config in configs
+            ],
+            django_connect_floor_us=floor,
+            borrow_and_return_us=borrow,
+            threaded=[
+                {
+                    "name": s.name,
+                    "threads": s.threads,
+                    "rates": s.rates,
+                    "median": statistics.median(s.rates),
+                    "errors": s.errors,
+                    "peak_connections": s.peak_connections,
+                }
+                for s in (pooled, base)
+            ],
+        )
+        args.save.parent.mkdir(parents=True, exist_ok=True)
+        args.save.write_text(json.dumps(figures, indent=2) + "\n")
+        print(f"\nfigures written to {args.save}")
     return 0
 
 

@@ -83,23 +83,40 @@ class SessionCursorMixin:
     """
 
     _mysqlpool_session: SessionState
+    #: Whether this cursor reached the driver (an execute that was not skipped, or more).
+    _mysqlpool_used = False
 
     def execute(self, query: Any, args: Any = None) -> Any:
         text = _set_statement(query)
-        if text is None:
-            return super().execute(query, args)  # type: ignore[misc]
+        assignments = parse_setup(text) if text is not None and args is None else None
         session = self._mysqlpool_session
-        assignments = parse_setup(text) if args is None else None
+        if assignments is not None and all(session.get(n) == v for n, v in assignments):
+            return 0  # the session already has exactly this: nothing to send
+        self._mysqlpool_used = True
         if assignments is None:
-            if _TOUCHES_SETUP.search(text):
+            if text is not None and _TOUCHES_SETUP.search(text):
                 session.clear()  # changed in a way we do not follow
             return super().execute(query, args)  # type: ignore[misc]
-        if all(session.get(name) == value for name, value in assignments):
-            return 0  # the session already has exactly this: nothing to send
         session.clear()  # unknown until the server has answered
         result = super().execute(query)  # type: ignore[misc]
         session.update(assignments)
         return result
+
+    def executemany(self, query: Any, args: Any) -> Any:
+        self._mysqlpool_used = True
+        return super().executemany(query, args)  # type: ignore[misc]
+
+    def callproc(self, procname: Any, args: Any = ()) -> Any:
+        self._mysqlpool_used = True
+        return super().callproc(procname, args)  # type: ignore[misc]
+
+    def close(self) -> None:
+        if self._mysqlpool_used:
+            super().close()  # type: ignore[misc]
+        else:
+            # Nothing was sent, so nothing is left to read: skip the driver's drain, a C
+            # call that releases the GIL (the skipped setup's cursor is closed every borrow).
+            self.connection = None
 
 
 _session_classes: dict[type, type] = {}
