@@ -6,8 +6,10 @@ import gc
 
 import MySQLdb.cursors
 import pytest
+from django.db import connections, transaction
 
 from tests.server import connection_id
+from tests.support.observer import server_params
 
 
 @pytest.fixture
@@ -64,6 +66,49 @@ def test_atomic_block_left_open_by_a_dropped_wrapper_is_rolled_back(make_wrapper
 
     assert next_borrower_sees(wrapper) == (first, 0, 0)
     assert observer.query("SELECT COUNT(*) FROM mysqlpool_reset") == [(0,)]
+
+
+@pytest.fixture
+def registered(make_wrapper):
+    """A pooled wrapper that ``transaction.atomic(using=...)`` can find by its alias."""
+    wrapper = make_wrapper(pool={"pool_size": 1})
+    connections[wrapper.alias] = wrapper
+    yield wrapper
+    del connections[wrapper.alias]
+
+
+def test_atomic_block_whose_connection_is_closed_early_is_rolled_back(registered, table, observer):
+    """``connection.close()`` inside ``atomic()`` gives the connection back mid-transaction."""
+    first = connection_id(registered)
+    with transaction.atomic(using=registered.alias):
+        with registered.cursor() as cursor:
+            cursor.execute("INSERT INTO mysqlpool_reset VALUES (3)")
+        registered.close()  # e.g. close_old_connections() from code run inside the block
+
+    assert registered.connection is None  # Django let go of it when the block ended
+    with registered.cursor() as cursor:
+        cursor.execute("SELECT CONNECTION_ID(), @@in_transaction, @@autocommit")
+        assert cursor.fetchone() == (first, 0, 1)
+    assert observer.query("SELECT COUNT(*) FROM mysqlpool_reset") == [(0,)]
+
+
+def test_autocommit_changed_by_a_borrower_is_restored_for_the_next(observer):
+    """Only what changed is reset: a raw borrower's autocommit mode, after its rollback."""
+    params = {**server_params(), "pool": {"pool_size": 1}}
+    first = MySQLdb.connect(**params)
+    created_with = first.get_autocommit()  # the driver's default: off for mysqlclient
+    first_id = first.thread_id()
+    first.autocommit(not created_with)
+    first.close()
+
+    second = MySQLdb.connect(**params)
+    try:
+        cursor = second.cursor()
+        cursor.execute("SELECT CONNECTION_ID(), @@autocommit")
+        assert cursor.fetchone() == (first_id, int(created_with))
+        assert second.get_autocommit() == created_with
+    finally:
+        second.close()
 
 
 def test_unread_multi_statement_results_are_drained_and_the_connection_reused(make_wrapper):

@@ -51,6 +51,7 @@ def test_unknown_backend_names_the_setting_and_what_is_allowed(
         ),
         ({"creator": print}, "'creator'] is managed by django-mysqlpool"),
         ({"reset_on_return": "commit"}, "must be 'rollback'"),
+        ({"pre_ping_after": -1}, "MYSQLPOOL_ARGUMENTS['pre_ping_after'] must be a number of"),
         (["pool_size"], "MYSQLPOOL_ARGUMENTS must be a dict of pool arguments"),
     ],
 )

@@ -49,6 +49,8 @@ class Observer:
 
     def __init__(self, **overrides: Any) -> None:
         self.raw = connect_plain(**overrides)
+        # A transaction the pool failed to roll back holds its locks: fail, don't hang.
+        self.query("SET SESSION lock_wait_timeout = 10, innodb_lock_wait_timeout = 10")
 
     def query(self, sql: str, args: Any = None) -> list[tuple[Any, ...]]:
         cursor = self.raw.cursor()
