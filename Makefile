@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # and records where in .mysqlpool-db.env, which every target below reads).
 WITH_DB = if [ -f .mysqlpool-db.env ]; then set -a; . ./.mysqlpool-db.env; set +a; fi;
 
-.PHONY: install db test test-fast compat compat-full lint format demo bench tox clean
+.PHONY: install db test test-fast compat compat-full lint format demo bench bench-chart tox clean
 
 install: $(VENV)/.installed
 
@@ -54,11 +54,16 @@ $(BENCH_VENV)/.installed: setup.cfg pyproject.toml
 	bash .ci/system-deps.sh
 	$(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/python -m pip install -q --upgrade pip
-	$(BENCH_VENV)/bin/python -m pip install -q -e . django-db-connection-pool
+	$(BENCH_VENV)/bin/python -m pip install -q -e . django-db-connection-pool matplotlib
 	touch $@
 
 bench: $(BENCH_VENV)/.installed db
 	$(WITH_DB) $(BENCH_VENV)/bin/python benchmarks/bench.py
+
+# Runs the benchmark again, keeps its figures in benchmarks/results.json and draws them.
+bench-chart: $(BENCH_VENV)/.installed db
+	$(WITH_DB) $(BENCH_VENV)/bin/python benchmarks/bench.py --save benchmarks/results.json
+	$(BENCH_VENV)/bin/python benchmarks/chart.py benchmarks/results.json docs/benchmark.png
 
 tox: install
 	$(PY) -m pip install -q tox

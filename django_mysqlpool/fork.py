@@ -18,19 +18,16 @@ from typing import Any
 from . import driver
 
 _connections: weakref.WeakSet[Any] = weakref.WeakSet()
-_records: weakref.WeakSet[Any] = weakref.WeakSet()
 _lock = threading.Lock()
 _hook_registered = False
 _child_hooks: list[Callable[[], None]] = []
 _owner_pid = os.getpid()
 
 
-def track(raw: Any, record: Any = None) -> None:
-    """Remember a raw connection (and its pool record) this process opened."""
+def track(raw: Any) -> None:
+    """Remember a raw connection this process opened."""
     with _lock:
         _connections.add(raw)
-        if record is not None:
-            _records.add(record)
 
 
 def register(child_hook: Callable[[], None]) -> None:
@@ -72,14 +69,10 @@ def _detach_django_connections() -> None:
 
 
 def _neutralise_inherited_sockets() -> None:
+    # A parent's pooled handle collected here does not give its connection back: the pool
+    # it came from knows its owner's pid (``lending.RegisteredPool.give_back``).
     inherited = list(_connections)
-    records = list(_records)
     _connections.clear()
-    _records.clear()
-    for record in records:
-        # A parent's handle collected here must not check its record back in: the parent's
-        # pool (and its queue lock, possibly held at fork time) is not ours.
-        record.fairy_ref = None
     if not inherited:
         return
     devnull = os.open(os.devnull, os.O_RDWR)

@@ -1,86 +1,23 @@
-"""The per-process registry of pools, one per connection target, and how to borrow.
+"""The per-process registry of pools, one per connection target, and building them.
 
 A pool is created on the first borrow for its target, never by asking about it or
-closing it. Forked children start with an empty registry (see ``fork.py``).
+closing it. Forked children start with an empty registry (see ``fork.py``). Borrowing
+from a pool is ``lending.py``'s job.
 """
 
 from __future__ import annotations
 
 import copy
 import threading
-import time
 from collections.abc import Callable, Hashable, Mapping
-from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy import exc as sa_exc
-from sqlalchemy.pool import Pool
-
-from . import driver, fork, liveness, reset, settings, targets
-from .errors import PoolError, PoolTimeout
-from .handle import PooledConnection
+from . import fork, pool_events, settings, targets
+from .lending import RegisteredPool
 from .settings import PoolConfig
-from .stats import PoolCounters
 
-
-@dataclass
-class RegisteredPool:
-    """A SQLAlchemy pool plus what we know about it."""
-
-    key: Hashable
-    target: str
-    setting: str  # where users change its size, for error messages
-    config: PoolConfig
-    pool: Pool
-    database: ModuleType
-    counters: PoolCounters = field(default_factory=PoolCounters)
-    recycle: float | None = None
-    retired: bool = False
-
-    def borrow(self) -> PooledConnection:
-        started = time.monotonic()
-        try:
-            fairy = self.pool.connect()
-        except sa_exc.TimeoutError:
-            self.counters.count_timeout()
-            raise PoolTimeout(self._exhaustion_message(time.monotonic() - started)) from None
-        except self.database.Error as error:
-            # A reconnect after a dead idle connection fails as the plain backend would;
-            # the DisconnectionError it replaced is bookkeeping, not the cause.
-            error.__suppress_context__ = True
-            raise
-        except sa_exc.SQLAlchemyError as error:
-            raise PoolError(
-                f"the pool for {self.target} failed to hand out a connection: {error}"
-            ) from error
-        self.counters.lend(fairy._connection_record)
-        return PooledConnection(fairy, self.target, self.database)
-
-    def _exhaustion_message(self, waited: float) -> str:
-        arguments = self.config.arguments
-        size = arguments.get("pool_size", 5)
-        overflow = arguments.get("max_overflow", 10)
-        return (
-            f"django-mysqlpool: couldn't get a connection to {self.target} after "
-            f"{waited:.2f} sec: all {size + max(overflow, 0)} connections (pool_size={size}, "
-            f"max_overflow={overflow}) are in use. Raise 'pool_size' or 'max_overflow' in "
-            f"{self.setting} to allow more, raise 'timeout' (now "
-            f"{arguments.get('timeout', 30)} sec) to wait longer, or give connections back "
-            f"sooner (connection.close(), django_mysqlpool.auto_close_db)."
-        )
-
-    def close_idle(self) -> None:
-        """Close the connections waiting in the pool; borrowed ones stay untouched."""
-        queue = getattr(self.pool, "_pool", None)
-        if queue is None:  # not a QueuePool: it has no notion of idle beyond dispose()
-            self.pool.dispose()
-            return
-        with queue.mutex:
-            for record in list(queue.queue):
-                record.close()
-
+__all__ = ["RegisteredPool", "all_pools", "pool_for", "registry", "retire"]
 
 #: How many recently used targets a borrow compares its kwargs with before hashing them.
 _RECENT_TARGETS = 8
@@ -169,12 +106,6 @@ def pool_for(
     return registered
 
 
-# ``record.info`` keys: when the connection last went back to the pool (for
-# ``pre_ping_after``); its liveness probe (``liveness.probe_for``).
-IDLE_SINCE = "idle_since"
-PROBE = "probe"
-
-
 def _build(
     key: Hashable,
     config: PoolConfig,
@@ -203,75 +134,8 @@ def _build(
         database=database,
         recycle=config.recycle,
     )
-    _listen(registered)
+    pool_events.listen(registered)
     return registered
-
-
-def _listen(registered: RegisteredPool) -> None:
-    pool, counters = registered.pool, registered.counters
-
-    @event.listens_for(pool, "first_connect")
-    def derive_recycle(raw: Any, record: Any) -> None:
-        if registered.config.recycle is None:
-            registered.recycle = recycle_for(server_wait_timeout(raw))
-            pool._recycle = registered.recycle
-
-    @event.listens_for(pool, "connect")
-    def created(raw: Any, record: Any) -> None:
-        counters.count_created()
-        fork.track(raw, record)
-        record.info[reset.NATIVE] = driver.native_handle(raw)
-        record.info[PROBE] = liveness.probe_for(raw)
-        reset.remember_initial_state(raw, record.info)
-
-    config = registered.config
-
-    @event.listens_for(pool, "checkout")
-    def check_alive(raw: Any, record: Any, fairy: Any) -> None:
-        ping = False
-        if config.pre_ping:
-            idle_since = record.info.get(IDLE_SINCE)
-            ping = idle_since is not None and time.monotonic() - idle_since >= config.pre_ping_after
-        reason = liveness.why_dead(raw, record.info.get(PROBE), ping=ping)
-        if reason is not None:
-            raise sa_exc.DisconnectionError(f"connection to {registered.target}: {reason}")
-
-    @event.listens_for(pool, "reset")
-    def reset_for_next_borrower(raw: Any, record: Any, state: Any) -> None:
-        if state.terminate_only or raw is None:
-            return
-        if registered.retired:
-            record.close()
-            return
-        try:
-            reset.reset_for_next_borrower(raw, record.info, registered.config.reset)
-        except Exception as error:
-            record.invalidate(error)
-
-    @event.listens_for(pool, "checkin")
-    def returned(raw: Any, record: Any) -> None:
-        counters.give_back(record)
-        if config.pre_ping:
-            record.info[IDLE_SINCE] = time.monotonic()
-
-    @event.listens_for(pool, "invalidate")
-    def discarded(raw: Any, record: Any, error: Any) -> None:
-        counters.count_discarded()
-
-
-def server_wait_timeout(raw: Any) -> int:
-    cursor = raw.cursor()
-    try:
-        cursor.execute("SELECT @@wait_timeout")
-        return int(cursor.fetchone()[0])
-    finally:
-        cursor.close()
-
-
-def recycle_for(wait_timeout: int) -> int:
-    """Recycle a little before the server would drop an idle connection (10%, at most 60 s)."""
-    margin = max(1, min(60, wait_timeout // 10))
-    return max(1, wait_timeout - margin)
 
 
 def all_pools() -> list[RegisteredPool]:

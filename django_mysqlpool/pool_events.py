@@ -1,0 +1,52 @@
+"""What the pool does when SQLAlchemy creates or discards a server connection.
+
+New connections are counted, fork-tracked and probed once (their C handle, liveness probe
+and autocommit mode are kept in the record's ``info``); the first one of a pool reads the
+server's ``wait_timeout`` to derive ``recycle``. Borrow and give-back are ``lending.py``'s.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+
+from . import driver, fork, liveness, reset
+from .lending import PROBE, RegisteredPool
+
+
+def listen(registered: RegisteredPool) -> None:
+    pool, counters = registered.pool, registered.counters
+
+    @event.listens_for(pool, "first_connect")
+    def derive_recycle(raw: Any, record: Any) -> None:
+        if registered.config.recycle is None:
+            registered.recycle = recycle_for(server_wait_timeout(raw))
+            pool._recycle = registered.recycle
+
+    @event.listens_for(pool, "connect")
+    def created(raw: Any, record: Any) -> None:
+        counters.count_created()
+        fork.track(raw)
+        record.info[reset.NATIVE] = driver.native_handle(raw)
+        record.info[PROBE] = liveness.probe_for(raw)
+        reset.remember_initial_state(raw, record.info)
+
+    @event.listens_for(pool, "invalidate")
+    def discarded(raw: Any, record: Any, error: Any) -> None:
+        counters.count_discarded()
+
+
+def server_wait_timeout(raw: Any) -> int:
+    cursor = raw.cursor()
+    try:
+        cursor.execute("SELECT @@wait_timeout")
+        return int(cursor.fetchone()[0])
+    finally:
+        cursor.close()
+
+
+def recycle_for(wait_timeout: int) -> int:
+    """Recycle a little before the server would drop an idle connection (10%, at most 60 s)."""
+    margin = max(1, min(60, wait_timeout // 10))
+    return max(1, wait_timeout - margin)
