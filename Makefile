@@ -50,7 +50,7 @@ PYENV_PATHS = $(subst $(eval) ,:,$(wildcard $(HOME)/.pyenv/versions/3.1[0-3]*/bi
 # The benchmark compares with django-db-connection-pool, installed only in its own venv.
 BENCH_VENV ?= .venv-bench
 
-$(BENCH_VENV)/.installed: setup.cfg pyproject.toml
+$(BENCH_VENV)/.installed: setup.cfg pyproject.toml Makefile
 	bash .ci/system-deps.sh
 	$(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/python -m pip install -q --upgrade pip

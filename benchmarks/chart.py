@@ -34,25 +34,27 @@ def draw(results: dict[str, Any], output: Path) -> None:
     positions = range(len(configs))[::-1]
     requests.barh(positions, medians, xerr=spreads, color=colours, capsize=3)
     requests.set_yticks(list(positions), names)
-    for position, config in zip(positions, configs):
+    for position, config in zip(positions, configs, strict=True):
         requests.text(
             config["us_per_request"] + config["spread"] + 6,
             position,
             f"{config['us_per_request']:.0f} µs · {config['statements_per_request']:.2f} "
-            f"statements · {config['connections_per_request']:.2f} connects",
+            f"statements · {config['connections_per_request']:.2f} new connections",
             va="center",
             fontsize=8,
         )
     requests.axvline(floor, color="#c0392b", linestyle="--", linewidth=1)
     requests.text(
-        floor + 4,
-        len(configs) - 0.45,
-        "persistent + Django's own connect()/close()",
+        floor + 6,
+        -0.75,
+        "floor: persistent + Django's own connect() and close()",
         color="#c0392b",
         fontsize=7,
+        va="center",
     )
     requests.set_xlabel("µs per request (one SELECT 1 through Django), median of rounds")
-    requests.set_xlim(0, max(medians) * 1.55)
+    requests.set_xlim(0, max(medians) * 1.9)
+    requests.set_ylim(-1.1, len(configs) - 0.5)
 
     threaded = results["threaded"]
     labels = [t["name"] for t in threaded][::-1]
