@@ -22,7 +22,7 @@ from typing import Any, NoReturn
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.pool import Pool
 
-from . import liveness, reset
+from . import leaks, liveness, reset
 from .errors import PoolError, PoolTimeout
 from .handle import PooledConnection
 from .settings import PoolConfig
@@ -75,6 +75,8 @@ class RegisteredPool:
             self._raise_translated(error)
         info[LENT] = 1
         self.counters.lend(record)
+        if self.config.leak_timeout:
+            leaks.watch(record, self.target, self.config.leak_timeout)
         return PooledConnection(record, raw, self)
 
     def give_back(self, record: Any) -> None:
@@ -101,6 +103,8 @@ class RegisteredPool:
                 if self.config.pre_ping:
                     info[IDLE_SINCE] = time.monotonic()
         finally:
+            if self.config.leak_timeout:
+                leaks.unwatch(record)
             self.counters.give_back(record)
             record.checkin(_fairy_was_created=False)
 

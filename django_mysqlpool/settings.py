@@ -62,6 +62,11 @@ RULES: dict[str, Rule] = {
     ),
     "echo": Rule(lambda v: isinstance(v, bool) or v == "debug", "True, False or 'debug'"),
     "logging_name": Rule(lambda v: isinstance(v, str) and v != "", "a non-empty str"),
+    "leak_timeout": Rule(
+        lambda v: v is None or (_is_number(v) and v > 0),
+        "a number of seconds > 0 after which a connection still borrowed is logged as a "
+        "leak with the borrower's stack, or None (default: off)",
+    ),
     "reset": Rule(
         lambda v: v in ("transaction", "session"),
         "'transaction' (default: roll back an open transaction, keep session state) or "
@@ -73,7 +78,14 @@ RULES: dict[str, Rule] = {
     ),
 }
 #: Arguments we implement ourselves instead of handing them to SQLAlchemy.
-OWN_ARGUMENTS = ("pre_ping", "pre_ping_after", "recycle", "reset", "reset_on_return")
+OWN_ARGUMENTS = (
+    "leak_timeout",
+    "pre_ping",
+    "pre_ping_after",
+    "recycle",
+    "reset",
+    "reset_on_return",
+)
 DEFAULT_PRE_PING_AFTER = 1.0
 
 
@@ -87,6 +99,7 @@ class PoolConfig:
     pre_ping_after: float = DEFAULT_PRE_PING_AFTER
     recycle: float | None = None  # None: derive from the server's wait_timeout
     reset: str = "transaction"
+    leak_timeout: float | None = None
 
     def sqlalchemy_arguments(self) -> dict[str, Any]:
         return {k: v for k, v in self.arguments.items() if k not in OWN_ARGUMENTS}
@@ -136,6 +149,7 @@ def resolve(pool_option: Any) -> PoolConfig | None:
         pre_ping_after=arguments.get("pre_ping_after", DEFAULT_PRE_PING_AFTER),
         recycle=arguments.get("recycle"),
         reset=arguments.get("reset", "transaction"),
+        leak_timeout=arguments.get("leak_timeout"),
     )
 
 

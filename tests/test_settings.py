@@ -47,11 +47,12 @@ def test_unknown_backend_names_the_setting_and_what_is_allowed(
         ({"pool_size": True}, "got True"),
         (
             {"poolsize": 3},
-            "unknown argument 'poolsize' for QueuePool; allowed: echo, logging_name, max_overflow",
+            "unknown argument 'poolsize' for QueuePool; allowed: echo, leak_timeout, logging_name",
         ),
         ({"creator": print}, "'creator'] is managed by django-mysqlpool"),
         ({"reset_on_return": "commit"}, "must be 'rollback'"),
         ({"pre_ping_after": -1}, "MYSQLPOOL_ARGUMENTS['pre_ping_after'] must be a number of"),
+        ({"leak_timeout": 0}, "MYSQLPOOL_ARGUMENTS['leak_timeout'] must be a number of seconds"),
         (["pool_size"], "MYSQLPOOL_ARGUMENTS must be a dict of pool arguments"),
     ],
 )
