@@ -237,6 +237,37 @@ def client_command(port: int, user: str = "root", host: str = LOOPBACK) -> list[
     ]
 
 
+def make_certificates(directory: Path) -> dict[str, Path]:
+    """A throwaway CA and a server certificate for 127.0.0.1, made with the openssl CLI.
+
+    Returns the paths as ``ca``, ``cert`` and ``key``: the server's ``--ssl-*`` options,
+    and ``ca`` for clients that verify it.
+    """
+    openssl = find_program(("openssl",))
+    if openssl is None:
+        raise ServerFailed("openssl is not installed (Debian/Ubuntu: apt-get install openssl)")
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = {name: directory / f"{name}.pem" for name in ("ca", "ca-key", "cert", "key")}
+    request = directory / "server.csr"
+    extensions = directory / "san.ext"
+    extensions.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    steps = [
+        ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-subj", "/CN=django-mysqlpool test CA",
+         "-keyout", str(paths["ca-key"]), "-out", str(paths["ca"])],
+        ["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+         "-keyout", str(paths["key"]), "-out", str(request)],
+        ["x509", "-req", "-in", str(request), "-CA", str(paths["ca"]),
+         "-CAkey", str(paths["ca-key"]), "-CAcreateserial", "-days", "2",
+         "-extfile", str(extensions), "-out", str(paths["cert"])],
+    ]  # fmt: skip
+    for step in steps:
+        result = subprocess.run([openssl, *step], capture_output=True, timeout=60)
+        if result.returncode != 0:
+            raise ServerFailed(f"openssl {step[0]} failed: {result.stderr.decode()[-500:]}")
+    return {"ca": paths["ca"], "cert": paths["cert"], "key": paths["key"]}
+
+
 def stop_process(process: subprocess.Popen[bytes], timeout: float) -> None:
     """SIGTERM (mariadbd's clean shutdown), then SIGKILL if it takes longer than ``timeout``."""
     if process.poll() is not None:
@@ -284,8 +315,11 @@ class ThrowawayMariaDB:
         databases: Sequence[str] = ("test",),
         startup_timeout: float = 30.0,
         shutdown_timeout: float = 20.0,
+        tls: bool = False,
     ) -> None:
         self.server_args = tuple(server_args)
+        self.tls = tls
+        self.certificates: dict[str, Path] = {}
         self.databases = tuple(databases)
         self.startup_timeout = startup_timeout
         self.shutdown_timeout = shutdown_timeout
@@ -310,6 +344,11 @@ class ThrowawayMariaDB:
         try:
             (self.directory / "data").mkdir()
             install_datadir(self.directory / "data", self.directory / "install.log")
+            if self.tls:
+                self.certificates = make_certificates(self.directory / "tls")
+                self.server_args += tuple(
+                    f"--ssl-{name}={path}" for name, path in self.certificates.items()
+                )
             self.port = free_port()
             self.boot()
             for name in self.databases:
@@ -433,6 +472,17 @@ class ThrowawayMariaDB:
             raise ServerFailed(f"{statement!r} failed: {result.stderr.decode().strip()}")
         lines = result.stdout.decode().splitlines()
         return [tuple(line.split("\t")) for line in lines]
+
+    def create_user(
+        self, name: str, password: str, databases: Sequence[str] = ("test",), tls: bool = False
+    ) -> None:
+        """A user with a password and every privilege on ``databases``; ``tls``: REQUIRE SSL."""
+        quoted = password.replace("\\", "\\\\").replace("'", "\\'")
+        require = " REQUIRE SSL" if tls else ""
+        self.sql(f"CREATE USER '{name}'@'%' IDENTIFIED BY '{quoted}'{require}")
+        for database in databases:
+            self.sql(f"CREATE DATABASE IF NOT EXISTS `{database}`")
+            self.sql(f"GRANT ALL ON `{database}`.* TO '{name}'@'%'")
 
     def log_tail(self, lines: int = 15) -> str:
         if self.directory is None:

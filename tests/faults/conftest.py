@@ -1,0 +1,112 @@
+"""A private server the scenarios may kill, restart, freeze and reconfigure; the result table.
+
+Never the shared server: each module gets a throwaway ``mariadbd`` on a free loopback port,
+with an application user that has a password, as in production.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.db.utils import ConnectionHandler
+
+import django_mysqlpool
+from tests.faults.harness import RESULTS, Ledger
+from tests.support.observer import Observer
+
+APP_USER = "app"
+APP_PASSWORD = "fault-Suite-pw-7Q"
+DATABASE = "faults"
+_aliases = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def fault_server() -> Iterator[Any]:
+    from tests.support.mariadb_server import ThrowawayMariaDB, find_server
+
+    if find_server() is None:
+        pytest.skip("mariadbd is not installed: install mariadb-server to run fault scenarios")
+    with ThrowawayMariaDB(databases=(DATABASE,)) as server:
+        server.create_user(APP_USER, APP_PASSWORD, [DATABASE])
+        yield server
+
+
+@pytest.fixture
+def server(fault_server: Any) -> Iterator[Any]:
+    """The module's server, running and answering at the start of each test."""
+    fault_server.thaw()
+    if not fault_server.is_running:
+        fault_server.boot()
+    yield fault_server
+    fault_server.thaw()
+    if not fault_server.is_running:
+        fault_server.boot()
+    fault_server.sql("SET GLOBAL max_connections = 200, GLOBAL wait_timeout = 28800")
+
+
+@pytest.fixture
+def root(server: Any) -> Iterator[Observer]:
+    """A plain root connection to the private server, outside any pool."""
+    seen = Observer(host=server.host, port=server.port, user="root", password="", database=DATABASE)
+    yield seen
+    with contextlib.suppress(Exception):
+        seen.close()
+
+
+@pytest.fixture
+def ledger(root: Observer) -> Ledger:
+    found = Ledger(root)
+    found.create()
+    return found
+
+
+@pytest.fixture
+def app_wrappers(server: Any) -> Iterator[Callable[..., Any]]:
+    """``make(pool={...}, **DATABASES extras)`` → a new Django wrapper as the app user."""
+    made: list[Any] = []
+
+    def make(pool: Any = True, **extra: Any) -> Any:
+        alias = f"f{next(_aliases)}"
+        options = dict(extra.pop("OPTIONS", {}))
+        options["pool"] = dict(pool) if isinstance(pool, dict) else pool
+        database = {
+            **settings.DATABASES["default"],
+            "HOST": server.host,
+            "PORT": server.port,
+            "USER": APP_USER,
+            "PASSWORD": APP_PASSWORD,
+            "NAME": DATABASE,
+            "OPTIONS": options,
+            **extra,
+        }
+        wrapper = ConnectionHandler({"default": database, alias: database})[alias]
+        made.append(wrapper)
+        return wrapper
+
+    yield make
+    for wrapper in made:
+        with contextlib.suppress(Exception):
+            wrapper.close()
+    django_mysqlpool.close_pool()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not RESULTS:
+        return
+    write = terminalreporter.write_line
+    terminalreporter.section("fault scenarios")
+    header = f"{'scenario':44} {'requests':>8} {'errors':>7} {'rows lost':>9}  recovery"
+    write(header)
+    write("-" * len(header))
+    for result in RESULTS:
+        write(
+            f"{result.scenario:44} {result.requests:8d} {result.errors:7d} "
+            f"{result.rows_lost:9d}  {result.recovery}"
+        )
+        if result.notes:
+            write(f"{'':44}   {result.notes}")
