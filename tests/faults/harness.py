@@ -10,6 +10,7 @@ is counted as *ambiguous*, never as lost.)
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import threading
 import time
@@ -75,10 +76,8 @@ def one_request(wrapper: Any, ledger: Ledger, failures: list[Failure]) -> bool:
         failures.append(Failure(started, time.monotonic() - started, _describe(error)))
         return False
     finally:
-        try:
+        with contextlib.suppress(db_utils.Error):
             wrapper.close()  # request_finished
-        except db_utils.Error:
-            pass
     ledger.acknowledge(value)
     return True
 

@@ -62,13 +62,16 @@ def test_connection_killed_mid_transaction_rolls_back_and_is_never_retried(
     wrapper = app_wrappers(pool={"pool_size": 2})
     connections[wrapper.alias] = wrapper  # so that transaction.atomic(using=...) finds it
     try:
-        with pytest.raises(utils.OperationalError) as raised:  # noqa: PT012
-            with transaction.atomic(using=wrapper.alias), wrapper.cursor() as cursor:
-                cursor.execute(f"INSERT INTO {TABLE} (id) VALUES (1)")
-                victim = connection_id(wrapper)
-                root.kill(victim)
-                assert root.is_gone(victim)
-                cursor.execute(f"INSERT INTO {TABLE} (id) VALUES (2)")
+        with (  # noqa: PT012
+            pytest.raises(utils.OperationalError) as raised,
+            transaction.atomic(using=wrapper.alias),
+            wrapper.cursor() as cursor,
+        ):
+            cursor.execute(f"INSERT INTO {TABLE} (id) VALUES (1)")
+            victim = connection_id(wrapper)
+            root.kill(victim)
+            assert root.is_gone(victim)
+            cursor.execute(f"INSERT INTO {TABLE} (id) VALUES (2)")
     finally:
         del connections[wrapper.alias]
     code = raised.value.args[0]
