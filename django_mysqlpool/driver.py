@@ -16,6 +16,8 @@ from . import native
 #: Client errors after which a connection is never handed out again: server gone (2006),
 #: lost during a query (2013), out of sync (2014), lost (2055), idle-disconnected (4031).
 FATAL_ERROR_CODES = frozenset({2006, 2013, 2014, 2055, 4031})
+#: Of those, the ones that say the server or the network stopped answering.
+LOST_CONNECTION_CODES = frozenset({2006, 2013, 2055, 4031})
 
 
 COM_RESET_CONNECTION = 0x1F
@@ -50,6 +52,15 @@ def socket_fd(raw: Any) -> int | None:
 
 def is_open(raw: Any) -> bool:
     return bool(getattr(raw, "open", False))
+
+
+def last_error(raw: Any, database: Any) -> Exception:
+    """The driver's last error on ``raw`` as its ``OperationalError`` (mysqlclient)."""
+    try:
+        message = raw.error()
+    except Exception:
+        message = ""
+    return database.OperationalError(last_error_code(raw), message)  # type: ignore[no-any-return]
 
 
 def last_error_code(raw: Any) -> int:

@@ -13,8 +13,10 @@ fails is discarded, and a forked child never touches its parent's pool.
 from __future__ import annotations
 
 import os
+import threading
 import time
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, NoReturn
@@ -22,7 +24,7 @@ from typing import Any, NoReturn
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.pool import Pool
 
-from . import leaks, liveness, reset
+from . import driver, leaks, liveness, reset
 from .errors import PoolError, PoolTimeout
 from .handle import PooledConnection
 from .settings import PoolConfig
@@ -37,6 +39,24 @@ PROBE = "probe"
 
 #: Dead idle connections replaced in one borrow before giving up (SQLAlchemy's figure).
 _LIVENESS_ATTEMPTS = 3
+#: How long one wait inside SQLAlchemy's queue lasts before the borrower looks up again.
+WAIT_SLICE = 0.05
+#: The ``timeout`` SQLAlchemy's QueuePool would use when none is set.
+DEFAULT_TIMEOUT = 30.0
+#: While the server is down, a borrower that waited longer than this does not reconnect.
+_MAX_WAIT_BEFORE_RETRY = 0.5
+
+
+@dataclass(frozen=True)
+class Outage:
+    """The last failed connect (or a borrower's lost connection), until a connect succeeds."""
+
+    error: BaseException
+
+    def raise_again(self) -> NoReturn:
+        """Raise what the failed connect raised (a new instance: each thread its own)."""
+        fresh = type(self.error)(*self.error.args)
+        raise fresh from None
 
 
 @dataclass
@@ -53,24 +73,22 @@ class RegisteredPool:
     recycle: float | None = None
     retired: bool = False
     owner_pid: int = field(default_factory=os.getpid)
+    #: Set when connecting fails, cleared by the next successful connect (pool_events.py).
+    outage: Outage | None = None
+    _retrying: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def borrow(self) -> PooledConnection:
         started = time.monotonic()
-        try:
-            record: Any = self.pool._do_get()
-        except sa_exc.TimeoutError:
-            self.counters.count_timeout()
-            raise PoolTimeout(self._exhaustion_message(time.monotonic() - started)) from None
-        except Exception as error:
-            self._raise_translated(error)
+        record = self._take_record(started)
         info = record.info
         lent = info.get(LENT, 0)
         if lent:  # a pool that shares one connection handed out the same record again
             info[LENT] = lent + 1
             return PooledConnection(record, record.dbapi_connection, self)
         try:
-            raw = self._live_connection(record)
+            raw = self._live_connection(record, started)
         except BaseException as error:
+            self._note_failure(error)  # before a waiter can take the record and try again
             record._checkin_failed(error, _fairy_was_created=False)
             self._raise_translated(error)
         info[LENT] = 1
@@ -78,6 +96,36 @@ class RegisteredPool:
         if self.config.leak_timeout:
             leaks.watch(record, self.target, self.config.leak_timeout)
         return PooledConnection(record, raw, self)
+
+    def _take_record(self, started: float) -> Any:
+        """A record from the pool within the ``timeout`` setting, or fail.
+
+        SQLAlchemy's QueuePool, once full, makes a borrower wait the whole ``timeout`` even
+        while the server is unreachable, and a waiter loses every race for a returned
+        connection to the thread that returned it. So the wait happens in short slices, and
+        a waiter gives up with the connect error as soon as connecting is known to fail: a
+        request then fails within the driver's ``connect_timeout``, as with no pool.
+        """
+        deadline = started + self.config.arguments.get("timeout", DEFAULT_TIMEOUT)
+        while True:
+            try:
+                return self.pool._do_get()
+            except sa_exc.TimeoutError:
+                pass  # one slice passed with every connection out
+            except Exception as error:
+                self._note_failure(error)
+                self._raise_translated(error)
+            outage = self.outage
+            if outage is not None:
+                outage.raise_again()
+            now = time.monotonic()
+            if now >= deadline:
+                self.counters.count_timeout()
+                raise PoolTimeout(self._exhaustion_message(now - started)) from None
+
+    def _note_failure(self, error: BaseException) -> None:
+        if isinstance(error, self.database.Error) and not isinstance(error, PoolError):
+            self.outage = Outage(error)
 
     def give_back(self, record: Any) -> None:
         """Reset the connection for the next borrower and return it (or discard it)."""
@@ -94,6 +142,13 @@ class RegisteredPool:
             if self.retired:
                 record.close()
             elif raw is not None:
+                lost = self._lost(raw, info)
+                if lost is not None:
+                    # The server or the network stopped answering this borrower: waiters
+                    # should not queue up to reconnect, one connect timeout each.
+                    self.outage = Outage(lost)
+                    record.invalidate(lost)
+                    return
                 try:
                     reset.reset_for_next_borrower(raw, info, self.config.reset)
                 except BaseException as error:  # interrupted or failed: never lend it again
@@ -108,10 +163,33 @@ class RegisteredPool:
             self.counters.give_back(record)
             record.checkin(_fairy_was_created=False)
 
-    def _live_connection(self, record: Any) -> Any:
+    def _lost(self, raw: Any, info: dict[str, Any]) -> Exception | None:
+        """The error if a returned connection was lost (timed out, killed, server gone).
+
+        Its last call failed with a lost-connection code, or its socket is closed or has
+        something to read although every reply was read (a streamed cursor or a raw
+        protocol call can leave replies unread: then only the reset can tell).
+        """
+        code = driver.last_error_code(raw)
+        if code in driver.LOST_CONNECTION_CODES:
+            return driver.last_error(raw, self.database)
+        if info.get(reset.IN_DOUBT) or reset.results_pending(raw, info):
+            return None  # replies are waiting to be read: the reset drains or discards
+        reason = liveness.why_dead(raw, info.get(PROBE), ping=False)
+        if reason is None:
+            return None
+        return self.database.OperationalError(  # type: ignore[no-any-return]
+            2013, f"Lost connection to server: {reason}"
+        )
+
+    def _live_connection(self, record: Any, started: float) -> Any:
         """The record's connection, replaced (up to 3 times) while it turns out dead."""
         for _ in range(_LIVENESS_ATTEMPTS):
-            raw = record.get_connection()  # reconnects if invalidated or due for recycling
+            if record.dbapi_connection is None:
+                with self._connect_attempt(started):
+                    raw = record.get_connection()
+            else:
+                raw = record.get_connection()  # reconnects if due for recycling
             reason = liveness.why_dead(raw, record.info.get(PROBE), ping=self._ping_due(record))
             if reason is None:
                 return raw
@@ -120,6 +198,27 @@ class RegisteredPool:
             f"django-mysqlpool: {_LIVENESS_ATTEMPTS} connections in a row to {self.target} "
             f"were dead on arrival; the server or the network is dropping them."
         )
+
+    @contextmanager
+    def _connect_attempt(self, started: float) -> Iterator[None]:
+        """Connect, unless the server is known to be down and another thread is trying.
+
+        While connecting fails, one borrower at a time tries again (so the pool sees the
+        server come back at once); the others fail right away with the last connect error
+        instead of each waiting a connect timeout, and so does a borrower that already
+        waited for a connection, which would otherwise pay both.
+        """
+        outage = self.outage
+        if outage is None:
+            yield
+            return
+        waited = time.monotonic() - started
+        if waited > _MAX_WAIT_BEFORE_RETRY or not self._retrying.acquire(blocking=False):
+            outage.raise_again()
+        try:
+            yield
+        finally:
+            self._retrying.release()
 
     def _ping_due(self, record: Any) -> bool:
         if not self.config.pre_ping:

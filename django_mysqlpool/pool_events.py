@@ -26,6 +26,7 @@ def listen(registered: RegisteredPool) -> None:
 
     @event.listens_for(pool, "connect")
     def created(raw: Any, record: Any) -> None:
+        registered.outage = None  # the server answers again
         counters.count_created()
         fork.track(raw)
         record.info[reset.NATIVE] = driver.native_handle(raw)

@@ -14,7 +14,7 @@ from types import ModuleType
 from typing import Any
 
 from . import fork, pool_events, settings, targets
-from .lending import RegisteredPool
+from .lending import WAIT_SLICE, RegisteredPool
 from .settings import PoolConfig
 
 __all__ = ["RegisteredPool", "all_pools", "pool_for", "registry", "retire"]
@@ -114,11 +114,16 @@ def _build(
     connect_kwargs: dict[str, Any],
     pool_option: Any,
 ) -> RegisteredPool:
+    arguments = config.sqlalchemy_arguments()
+    if "timeout" in settings.accepted_arguments(config.backend):
+        # SQLAlchemy waits in short slices; lending.py keeps the user's deadline and
+        # stops waiting early when the server is down (see RegisteredPool.borrow).
+        arguments["timeout"] = WAIT_SLICE
     pool = config.backend(
         lambda: connect(**connect_kwargs),
         reset_on_return=None,  # reset.py does it, and discards what it cannot reset
         recycle=config.recycle if config.recycle is not None else -1,  # type: ignore[arg-type]
-        **config.sqlalchemy_arguments(),
+        **arguments,
     )
     setting = (
         settings.option_name(pool_option)

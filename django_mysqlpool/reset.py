@@ -35,17 +35,27 @@ SESSION_STATE = "session"
 class UnusableConnection(Exception):
     """The connection cannot be trusted with another borrower; the pool discards it."""
 
+    def __init__(self, reason: str, error_code: int = 0) -> None:
+        super().__init__(reason)
+        self.error_code = error_code  # the driver's, when its last call failed
+
 
 def remember_initial_state(raw: Any, info: dict[str, Any]) -> None:
     """Note, for a new connection, the state every borrower must find it in."""
     info[AUTOCOMMIT] = raw.get_autocommit()
 
 
+def results_pending(raw: Any, info: dict[str, Any]) -> bool:
+    """Whether the server's last reply announced more result sets (or we cannot tell)."""
+    status = driver.server_status(raw, info.get(NATIVE))
+    return status is None or bool(status & SERVER_MORE_RESULTS_EXIST)
+
+
 def reset_for_next_borrower(raw: Any, info: dict[str, Any], mode: str) -> None:
     """Bring the connection back to a clean state; raise if it must be discarded."""
     code = driver.last_error_code(raw)
     if code in driver.FATAL_ERROR_CODES:
-        raise UnusableConnection(f"its last call failed with error {code}")
+        raise UnusableConnection(f"its last call failed with error {code}", code)
     if not driver.is_open(raw):
         raise UnusableConnection("the driver closed it")
     # A streamed result or a raw protocol call may have left a reply unread, which only a

@@ -49,18 +49,22 @@ def server(fault_server: Any) -> Iterator[Any]:
     fault_server.sql("SET GLOBAL max_connections = 200, GLOBAL wait_timeout = 28800")
 
 
+def root_observer(server: Any) -> Observer:
+    """A plain root connection to the private server, outside any pool."""
+    return Observer(host=server.host, port=server.port, user="root", password="", database=DATABASE)
+
+
 @pytest.fixture
 def root(server: Any) -> Iterator[Observer]:
-    """A plain root connection to the private server, outside any pool."""
-    seen = Observer(host=server.host, port=server.port, user="root", password="", database=DATABASE)
+    seen = root_observer(server)
     yield seen
     with contextlib.suppress(Exception):
         seen.close()
 
 
 @pytest.fixture
-def ledger(root: Observer) -> Ledger:
-    found = Ledger(root)
+def ledger(server: Any) -> Ledger:
+    found = Ledger(lambda: root_observer(server))
     found.create()
     return found
 

@@ -36,15 +36,20 @@ class Failure:
 class Ledger:
     """Ids the application tried to insert, and those it was told were committed."""
 
-    observer: Observer
+    #: A new plain connection each time: the scenario may have cut earlier ones.
+    connect: Callable[[], Observer]
     attempted: set[int] = field(default_factory=set)
     acknowledged: set[int] = field(default_factory=set)
     _ids: Any = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def create(self) -> None:
-        self.observer.query(f"DROP TABLE IF EXISTS {TABLE}")
-        self.observer.query(f"CREATE TABLE {TABLE} (id BIGINT PRIMARY KEY) ENGINE=InnoDB")
+        observer = self.connect()
+        try:
+            observer.query(f"DROP TABLE IF EXISTS {TABLE}")
+            observer.query(f"CREATE TABLE {TABLE} (id BIGINT PRIMARY KEY) ENGINE=InnoDB")
+        finally:
+            observer.close()
 
     def next_id(self) -> int:
         with self._lock:
@@ -58,7 +63,11 @@ class Ledger:
 
     def verify(self) -> tuple[int, int, int]:
         """(rows lost, rows nobody sent, ambiguous) against what the table holds now."""
-        rows = {int(row[0]) for row in self.observer.query(f"SELECT id FROM {TABLE}")}
+        observer = self.connect()
+        try:
+            rows = {int(row[0]) for row in observer.query(f"SELECT id FROM {TABLE}")}
+        finally:
+            observer.close()
         lost = len(self.acknowledged - rows)
         phantom = len(rows - self.attempted)
         ambiguous = len((self.attempted - self.acknowledged) & rows)
