@@ -74,13 +74,18 @@ class Ledger:
         return lost, phantom, ambiguous
 
 
-def one_request(wrapper: Any, ledger: Ledger, failures: list[Failure]) -> bool:
-    """One view's worth of work; True if the application saw it committed."""
+def one_request(wrapper: Any, ledger: Ledger, failures: list[Failure], hold: float = 0.0) -> bool:
+    """One view's worth of work; True if the application saw it committed.
+
+    ``hold`` keeps the connection that much longer (a slower view), on the server side.
+    """
     started = time.monotonic()
     value = ledger.next_id()
     try:
         with wrapper.cursor() as cursor:
             cursor.execute(f"INSERT INTO {TABLE} (id) VALUES (%s)", [value])
+            if hold:
+                cursor.execute("DO SLEEP(%s)", [hold])
     except db_utils.Error as error:
         failures.append(Failure(started, time.monotonic() - started, _describe(error)))
         return False
@@ -105,7 +110,9 @@ class Load:
     threads: int
     successes: list[list[float]] = field(default_factory=list)  # per thread, finish times
     failures: list[Failure] = field(default_factory=list)
+    durations: list[float] = field(default_factory=list)  # of the successful requests
     pause: float = 0.0  # between a thread's requests
+    hold: float = 0.0  # see one_request
     _stop: threading.Event = field(default_factory=threading.Event)
     _workers: list[threading.Thread] = field(default_factory=list)
 
@@ -121,8 +128,11 @@ class Load:
         wrapper = self.make_wrapper()
         try:
             while not self._stop.is_set():
-                if one_request(wrapper, self.ledger, self.failures):
-                    self.successes[index].append(time.monotonic())
+                started = time.monotonic()
+                if one_request(wrapper, self.ledger, self.failures, self.hold):
+                    finished = time.monotonic()
+                    self.successes[index].append(finished)
+                    self.durations.append(finished - started)
                 if self.pause:
                     time.sleep(self.pause)
         finally:
