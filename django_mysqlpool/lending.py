@@ -59,9 +59,12 @@ class Outage:
         raise fresh from None
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class RegisteredPool:
-    """A SQLAlchemy pool plus what we know about it, and how to borrow from it."""
+    """A SQLAlchemy pool plus what we know about it, and how to borrow from it.
+
+    Its ``key`` holds every connect kwarg, the password included: never shown (``__repr__``).
+    """
 
     key: Hashable
     target: str
@@ -76,6 +79,10 @@ class RegisteredPool:
     #: Set when connecting fails, cleared by the next successful connect (pool_events.py).
     outage: Outage | None = None
     _retrying: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __repr__(self) -> str:
+        state = " retired" if self.retired else ""
+        return f"<RegisteredPool {self.target} {type(self.pool).__name__}{state}>"
 
     def borrow(self) -> PooledConnection:
         started = time.monotonic()
