@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # and records where in .mysqlpool-db.env, which every target below reads).
 WITH_DB = if [ -f .mysqlpool-db.env ]; then set -a; . ./.mysqlpool-db.env; set +a; fi;
 
-.PHONY: install db test test-fast compat compat-full lint format demo bench bench-chart tox clean
+.PHONY: install db test test-fast faults compat compat-full lint format demo bench bench-chart tox clean
 
 install: $(VENV)/.installed
 
@@ -25,6 +25,10 @@ test: install db
 
 test-fast: install db
 	$(WITH_DB) $(PY) -m pytest -m "not slow"
+
+# The fault scenarios alone, with their table (they also run in make test).
+faults: install db
+	$(WITH_DB) $(PY) -m pytest tests/faults -q
 
 compat: install db
 	$(WITH_DB) $(PY) tests/compat/run_compat.py

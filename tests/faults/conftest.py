@@ -104,13 +104,13 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         return
     write = terminalreporter.write_line
     terminalreporter.section("fault scenarios")
-    header = f"{'scenario':44} {'requests':>8} {'errors':>7} {'rows lost':>9}  recovery"
+    header = f"{'scenario':52} {'requests':>8} {'errors':>7} {'rows lost':>9}  recovery"
     write(header)
     write("-" * len(header))
     for result in RESULTS:
         write(
-            f"{result.scenario:44} {result.requests:8d} {result.errors:7d} "
+            f"{result.scenario:52} {result.requests:8d} {result.errors:7d} "
             f"{result.rows_lost:9d}  {result.recovery}"
         )
         if result.notes:
-            write(f"{'':44}   {result.notes}")
+            write(f"{'':52}   {result.notes}")
