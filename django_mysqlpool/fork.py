@@ -22,6 +22,8 @@ _lock = threading.Lock()
 _hook_registered = False
 _child_hooks: list[Callable[[], None]] = []
 _owner_pid = os.getpid()
+#: Incremented in every forked child: objects made before the fork know they are inherited.
+generation = 0
 
 
 def track(raw: Any) -> None:
@@ -48,9 +50,10 @@ def check_pid() -> None:
 
 
 def _after_fork_in_child() -> None:
-    global _lock, _owner_pid
+    global _lock, _owner_pid, generation
     _lock = threading.Lock()  # the parent may have held it while forking
     _owner_pid = os.getpid()
+    generation += 1
     _neutralise_inherited_sockets()
     _detach_django_connections()
     for hook in list(_child_hooks):

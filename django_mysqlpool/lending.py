@@ -12,7 +12,6 @@ fails is discarded, and a forked child never touches its parent's pool.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Hashable, Iterator
@@ -24,7 +23,7 @@ from typing import Any, NoReturn
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.pool import Pool
 
-from . import driver, leaks, liveness, reset
+from . import driver, fork, leaks, liveness, reset
 from .errors import PoolError, PoolTimeout
 from .handle import PooledConnection
 from .settings import PoolConfig
@@ -75,7 +74,7 @@ class RegisteredPool:
     counters: PoolCounters = field(default_factory=PoolCounters)
     recycle: float | None = None
     retired: bool = False
-    owner_pid: int = field(default_factory=os.getpid)
+    fork_generation: int = field(default_factory=lambda: fork.generation)
     #: Set when connecting fails, cleared by the next successful connect (pool_events.py).
     outage: Outage | None = None
     _retrying: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -136,7 +135,7 @@ class RegisteredPool:
 
     def give_back(self, record: Any) -> None:
         """Reset the connection for the next borrower and return it (or discard it)."""
-        if os.getpid() != self.owner_pid:
+        if fork.generation != self.fork_generation:
             return  # a handle inherited through fork: the parent's pool is not ours
         info = record.info
         lent = info.get(LENT, 1) - 1
@@ -149,16 +148,13 @@ class RegisteredPool:
             if self.retired:
                 record.close()
             elif raw is not None:
-                lost = self._lost(raw, info)
-                if lost is not None:
-                    # The server or the network stopped answering this borrower: waiters
-                    # should not queue up to reconnect, one connect timeout each.
-                    self.outage = Outage(lost)
-                    record.invalidate(lost)
-                    return
                 try:
-                    reset.reset_for_next_borrower(raw, info, self.config.reset)
+                    reset.reset_for_next_borrower(raw, info, self.config.reset, info.get(PROBE))
                 except BaseException as error:  # interrupted or failed: never lend it again
+                    if getattr(error, "lost", False):
+                        # The server or the network stopped answering this borrower:
+                        # waiters should not queue up to reconnect, a timeout each.
+                        self.outage = Outage(self._lost_error(raw, error))
                     record.invalidate(error)
                     if not isinstance(error, Exception):
                         raise
@@ -170,23 +166,12 @@ class RegisteredPool:
             self.counters.give_back(record)
             record.checkin(_fairy_was_created=False)
 
-    def _lost(self, raw: Any, info: dict[str, Any]) -> Exception | None:
-        """The error if a returned connection was lost (timed out, killed, server gone).
-
-        Its last call failed with a lost-connection code, or its socket is closed or has
-        something to read although every reply was read (a streamed cursor or a raw
-        protocol call can leave replies unread: then only the reset can tell).
-        """
-        code = driver.last_error_code(raw)
-        if code in driver.LOST_CONNECTION_CODES:
+    def _lost_error(self, raw: Any, lost: BaseException) -> Exception:
+        """What the plain backend would raise for a connection lost this way."""
+        if driver.last_error_code(raw):
             return driver.last_error(raw, self.database)
-        if info.get(reset.IN_DOUBT) or reset.results_pending(raw, info):
-            return None  # replies are waiting to be read: the reset drains or discards
-        reason = liveness.why_dead(raw, info.get(PROBE), ping=False)
-        if reason is None:
-            return None
         return self.database.OperationalError(  # type: ignore[no-any-return]
-            2013, f"Lost connection to server: {reason}"
+            2013, f"Lost connection to server: {lost}"
         )
 
     def _live_connection(self, record: Any, started: float) -> Any:

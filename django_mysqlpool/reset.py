@@ -11,6 +11,7 @@ temporary tables and locks (COM_RESET_CONNECTION, one round trip).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from . import driver
@@ -35,9 +36,11 @@ SESSION_STATE = "session"
 class UnusableConnection(Exception):
     """The connection cannot be trusted with another borrower; the pool discards it."""
 
-    def __init__(self, reason: str, error_code: int = 0) -> None:
+    def __init__(self, reason: str, error_code: int = 0, lost: bool = False) -> None:
         super().__init__(reason)
         self.error_code = error_code  # the driver's, when its last call failed
+        #: The server or the network stopped answering (not a borrower's doing).
+        self.lost = lost or error_code in driver.LOST_CONNECTION_CODES
 
 
 def remember_initial_state(raw: Any, info: dict[str, Any]) -> None:
@@ -45,14 +48,15 @@ def remember_initial_state(raw: Any, info: dict[str, Any]) -> None:
     info[AUTOCOMMIT] = raw.get_autocommit()
 
 
-def results_pending(raw: Any, info: dict[str, Any]) -> bool:
-    """Whether the server's last reply announced more result sets (or we cannot tell)."""
-    status = driver.server_status(raw, info.get(NATIVE))
-    return status is None or bool(status & SERVER_MORE_RESULTS_EXIST)
+def reset_for_next_borrower(
+    raw: Any, info: dict[str, Any], mode: str, has_news: Callable[[], bool] | None = None
+) -> None:
+    """Bring the connection back to a clean state; raise if it must be discarded.
 
-
-def reset_for_next_borrower(raw: Any, info: dict[str, Any], mode: str) -> None:
-    """Bring the connection back to a clean state; raise if it must be discarded."""
+    ``has_news`` polls the socket (``liveness``): with every reply read it must be quiet,
+    else the connection was lost while borrowed (its error code may have been cleared by
+    a later call, such as closing the cursor).
+    """
     code = driver.last_error_code(raw)
     if code in driver.FATAL_ERROR_CODES:
         raise UnusableConnection(f"its last call failed with error {code}", code)
@@ -66,6 +70,8 @@ def reset_for_next_borrower(raw: Any, info: dict[str, Any], mode: str) -> None:
     if in_doubt or status is None or status & SERVER_MORE_RESULTS_EXIST:
         driver.drain_results(raw)
         status = driver.server_status(raw, handle)
+    elif has_news is not None and has_news():
+        raise UnusableConnection("the server closed it or stopped answering", lost=True)
     if mode == SESSION:
         if not driver.reset_session(raw, handle):
             raise UnusableConnection("the driver cannot send COM_RESET_CONNECTION")
