@@ -30,9 +30,11 @@ from .settings import PoolConfig
 from .stats import PoolCounters
 
 # ``record.info`` keys: how many handles hold the record now (more than one only for pools
-# that share a connection, SingletonThreadPool and StaticPool); when it last went back to
-# the pool (for ``pre_ping_after``); its liveness probe (``liveness.probe_for``).
+# that share a connection, SingletonThreadPool and StaticPool) and since when; when it
+# last went back to the pool (for ``pre_ping_after``); its liveness probe
+# (``liveness.probe_for``).
 LENT = "lent"
+LENT_AT = "lent_at"
 IDLE_SINCE = "idle_since"
 PROBE = "probe"
 
@@ -44,6 +46,8 @@ WAIT_SLICE = 0.05
 DEFAULT_TIMEOUT = 30.0
 #: While the server is down, a borrower that waited longer than this does not reconnect.
 _MAX_WAIT_BEFORE_RETRY = 0.5
+#: A borrow at least this long gets its socket checked on return (see ``give_back``).
+_SLOW_BORROW = 0.5
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,7 @@ class RegisteredPool:
             record._checkin_failed(error, _fairy_was_created=False)
             self._raise_translated(error)
         info[LENT] = 1
+        info[LENT_AT] = started
         self.counters.lend(record)
         if self.config.leak_timeout:
             leaks.watch(record, self.target, self.config.leak_timeout)
@@ -148,8 +153,14 @@ class RegisteredPool:
             if self.retired:
                 record.close()
             elif raw is not None:
+                # A borrow that lasted long may have met a server that stopped answering
+                # (a read timeout); only then is the socket worth a look now. A quick
+                # borrow's dead connection is found by the next borrow's check anyway.
+                slow = time.monotonic() - info.get(LENT_AT, 0.0) >= _SLOW_BORROW
                 try:
-                    reset.reset_for_next_borrower(raw, info, self.config.reset, info.get(PROBE))
+                    reset.reset_for_next_borrower(
+                        raw, info, self.config.reset, info.get(PROBE) if slow else None
+                    )
                 except BaseException as error:  # interrupted or failed: never lend it again
                     if getattr(error, "lost", False):
                         # The server or the network stopped answering this borrower:
