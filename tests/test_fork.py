@@ -39,20 +39,6 @@ def test_os_fork_children_leave_the_parents_connections_alive(exit_mode):
     assert report["idle_id_after"] == report["idle_id"]  # the idle pooled one is reused
 
 
-def test_multiprocessing_fork_workers_use_their_own_connections():
-    report = run_scenario("multiprocessing")
-    by_pid: dict[int, set[int]] = {}
-    for child in report["children"]:
-        by_pid.setdefault(child["pid"], set()).add(child["id"])
-    parent_ids = {report["parent_id"], report["idle_id"]}
-
-    assert len(report["children"]) == 8
-    assert all(len(ids) == 1 for ids in by_pid.values())  # each worker reuses its own
-    assert not set().union(*by_pid.values()) & parent_ids
-    assert report["parent_alive"] and report["idle_alive"]
-    assert report["parent_id_after"] == report["parent_id"]
-
-
 def test_canary_a_connection_opened_around_the_pool_dies_when_a_child_drops_it():
     """Proves the hazard is real and that the checks above would see it."""
     report = run_scenario("canary")

@@ -1,10 +1,13 @@
-"""A real ``gunicorn --preload -w 4``: the master queried before forking, workers pool."""
+"""A real ``gunicorn --preload -w 4`` with the plain backend: the hazard the pool removes.
+
+The pooled run, 2,000 requests, is a fault scenario: tests/faults/test_forks_under_load.py.
+"""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.demo.run_demo import PLAIN, POOLED, WORKERS, Gunicorn, send_load
+from tests.demo.run_demo import PLAIN, Gunicorn, send_load
 
 pytestmark = pytest.mark.slow
 
@@ -19,28 +22,6 @@ def serve(engine: str, tmp_path, database: str, requests: int):
     except BaseException:
         server.stop()
         raise
-
-
-def test_preloaded_master_and_four_workers_each_use_their_own_pooled_connection(
-    tmp_path, observer, own_database
-):
-    server, load = serve(POOLED, tmp_path, own_database, requests=800)
-    try:
-        master = server.master_connection_id()
-        by_worker = load.ids_by_pid
-        during = observer.connections_to(own_database)
-    finally:
-        exit_status = server.stop()
-
-    assert load.errors == [] and load.unsent == 0 and len(load.answers) == 800
-    assert len(by_worker) == WORKERS
-    assert all(len(ids) == 1 for ids in by_worker.values())  # each worker reuses one
-    worker_ids = set().union(*by_worker.values())
-    assert len(worker_ids) == WORKERS and master not in worker_ids
-    assert during == worker_ids | {master}  # nothing else was opened, nothing leaked
-    # Every worker exited through sys.exit; the master's pre-fork connection still answers.
-    assert exit_status == 0
-    assert server.master_check() == {"ok": True, "connection_id": master}
 
 
 def test_canary_with_the_plain_backend_the_masters_connection_dies(tmp_path, own_database):

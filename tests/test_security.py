@@ -135,22 +135,12 @@ def test_the_password_never_appears_in_reprs_logs_warnings_errors_or_stats(
     options["leak_timeout"] = 0.1
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        holder = make_wrapper(
-            pool=options,
-            HOST=tls_server.host,
-            PORT=tls_server.port,
-            USER="blog",
-            PASSWORD=SECRET,
-            NAME="blog",
-        )
-        waiter = make_wrapper(
-            pool=options,
-            HOST=tls_server.host,
-            PORT=tls_server.port,
-            USER="blog",
-            PASSWORD=SECRET,
-            NAME="blog",
-        )
+
+        def blog(password: str = SECRET) -> Any:
+            where = {"HOST": tls_server.host, "PORT": tls_server.port, "NAME": "blog"}
+            return make_wrapper(pool=options, USER="blog", PASSWORD=password, **where)
+
+        holder, waiter = blog(), blog()
         victim = seen_by_server(holder)[0]
         with pytest.raises(utils.OperationalError) as exhausted:
             waiter.ensure_connection()  # PoolTimeout, with the target in the message
@@ -166,14 +156,7 @@ def test_the_password_never_appears_in_reprs_logs_warnings_errors_or_stats(
         seen_by_server(holder)
         holder.close()
         said.append(repr(holder.connection))
-        wrong = make_wrapper(
-            pool=options,
-            HOST=tls_server.host,
-            PORT=tls_server.port,
-            USER="blog",
-            PASSWORD=SECRET + "x",
-            NAME="blog",
-        )
+        wrong = blog(SECRET + "x")
         with pytest.raises(utils.OperationalError) as refused:
             wrong.ensure_connection()
         said.append(_everything_about(refused.value))

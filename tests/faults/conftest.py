@@ -7,22 +7,17 @@ with an application user that has a password, as in production.
 from __future__ import annotations
 
 import contextlib
-import itertools
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from django.conf import settings
-from django.db.utils import ConnectionHandler
 
-import django_mysqlpool
 from tests.faults.harness import RESULTS, Ledger
 from tests.support.observer import Observer
 
 APP_USER = "app"
 APP_PASSWORD = "fault-Suite-pw-7Q"
 DATABASE = "faults"
-_aliases = itertools.count()
 
 
 @pytest.fixture(scope="module")
@@ -70,33 +65,15 @@ def ledger(server: Any) -> Ledger:
 
 
 @pytest.fixture
-def app_wrappers(server: Any) -> Iterator[Callable[..., Any]]:
+def app_wrappers(server: Any, make_wrapper: Callable[..., Any]) -> Callable[..., Any]:
     """``make(pool={...}, **DATABASES extras)`` → a new Django wrapper as the app user."""
-    made: list[Any] = []
 
     def make(pool: Any = True, **extra: Any) -> Any:
-        alias = f"f{next(_aliases)}"
-        options = dict(extra.pop("OPTIONS", {}))
-        options["pool"] = dict(pool) if isinstance(pool, dict) else pool
-        database = {
-            **settings.DATABASES["default"],
-            "HOST": server.host,
-            "PORT": server.port,
-            "USER": APP_USER,
-            "PASSWORD": APP_PASSWORD,
-            "NAME": DATABASE,
-            "OPTIONS": options,
-            **extra,
-        }
-        wrapper = ConnectionHandler({"default": database, alias: database})[alias]
-        made.append(wrapper)
-        return wrapper
+        where = {"HOST": server.host, "PORT": server.port, "NAME": DATABASE}
+        credentials = {"USER": APP_USER, "PASSWORD": APP_PASSWORD}
+        return make_wrapper(pool=pool, **{**where, **credentials, **extra})
 
-    yield make
-    for wrapper in made:
-        with contextlib.suppress(Exception):
-            wrapper.close()
-    django_mysqlpool.close_pool()
+    return make
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
