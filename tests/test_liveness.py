@@ -23,14 +23,22 @@ def pings_seen_by_the_server(wrapper) -> tuple[int, int]:
     return connection_id(wrapper), pings
 
 
-def test_a_busy_pool_never_pings(make_wrapper):
-    wrapper = make_wrapper(pool={"pool_size": 1, "pre_ping": True, "pre_ping_after": 30})
+def pings_after_borrows(wrapper, borrows: int) -> tuple[int, int, int]:
+    """(connection id, pings before, pings after ``borrows`` quick borrows and one more)."""
     first, before = pings_seen_by_the_server(wrapper)
     wrapper.close()
-    for _ in range(20):
+    for _ in range(borrows):
         connection_id(wrapper)
         wrapper.close()
-    assert pings_seen_by_the_server(wrapper) == (first, before)
+    again, after = pings_seen_by_the_server(wrapper)
+    assert again == first  # the same server connection throughout
+    return first, before, after
+
+
+def test_a_busy_pool_never_pings(make_wrapper):
+    wrapper = make_wrapper(pool={"pool_size": 1, "pre_ping": True, "pre_ping_after": 30})
+    _, before, after = pings_after_borrows(wrapper, 20)
+    assert after == before
 
 
 def test_a_connection_idle_past_the_threshold_is_pinged_once(make_wrapper):
@@ -46,10 +54,5 @@ def test_threshold_zero_pings_every_borrow_and_pre_ping_off_never(
     make_wrapper, pre_ping, expected_pings
 ):
     wrapper = make_wrapper(pool={"pool_size": 1, "pre_ping": pre_ping, "pre_ping_after": 0})
-    first, before = pings_seen_by_the_server(wrapper)
-    wrapper.close()
-    for _ in range(4):
-        connection_id(wrapper)
-        wrapper.close()
-    # Four borrows in the loop and the one that reads the counter.
-    assert pings_seen_by_the_server(wrapper) == (first, before + expected_pings)
+    _, before, after = pings_after_borrows(wrapper, 4)
+    assert after == before + expected_pings  # four borrows and the one reading the counter
