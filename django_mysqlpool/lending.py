@@ -12,6 +12,7 @@ fails is discarded, and a forked child never touches its parent's pool.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Hashable, Iterator
@@ -21,7 +22,7 @@ from types import ModuleType
 from typing import Any, NoReturn
 
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.pool import Pool
+from sqlalchemy.pool import Pool, QueuePool
 
 from . import driver, fork, leaks, liveness, reset
 from .errors import PoolError, PoolTimeout
@@ -29,12 +30,15 @@ from .handle import PooledConnection
 from .settings import PoolConfig
 from .stats import PoolCounters
 
+logger = logging.getLogger("django_mysqlpool")
+
 # ``record.info`` keys: how many handles hold the record now (more than one only for pools
 # that share a connection, SingletonThreadPool and StaticPool) and since when; when it
 # last went back to the pool (for ``pre_ping_after``); its liveness probe
-# (``liveness.probe_for``).
+# (``liveness.probe_for``); when its current server connection was opened.
 LENT = "lent"
 LENT_AT = "lent_at"
+CONNECTED_AT = "connected_at"
 IDLE_SINCE = "idle_since"
 PROBE = "probe"
 
@@ -42,8 +46,9 @@ PROBE = "probe"
 _LIVENESS_ATTEMPTS = 3
 #: How long one wait inside SQLAlchemy's queue lasts before the borrower looks up again.
 WAIT_SLICE = 0.05
-#: The ``timeout`` SQLAlchemy's QueuePool would use when none is set.
+#: What SQLAlchemy's QueuePool uses when nothing is set.
 DEFAULT_TIMEOUT = 30.0
+DEFAULT_MAX_OVERFLOW = 10
 #: While the server is down, a borrower that waited longer than this does not reconnect.
 _MAX_WAIT_BEFORE_RETRY = 0.5
 #: A borrow at least this long gets its socket checked on return (see ``give_back``).
@@ -78,6 +83,7 @@ class RegisteredPool:
     counters: PoolCounters = field(default_factory=PoolCounters)
     recycle: float | None = None
     retired: bool = False
+    created_at: float = field(default_factory=time.monotonic)
     fork_generation: int = field(default_factory=lambda: fork.generation)
     #: Set when connecting fails, cleared by the next successful connect (pool_events.py).
     outage: Outage | None = None
@@ -90,6 +96,12 @@ class RegisteredPool:
     def borrow(self) -> PooledConnection:
         started = time.monotonic()
         record = self._take_record(started)
+        # Time spent opening a new connection inside the pool is not waiting.
+        waited = (
+            0.0 if record.info.get(CONNECTED_AT, 0.0) >= started else time.monotonic() - started
+        )
+        if waited > self.config.wait_warning_after:
+            self._warn_about_wait(waited)
         info = record.info
         lent = info.get(LENT, 0)
         if lent:  # a pool that shares one connection handed out the same record again
@@ -103,7 +115,7 @@ class RegisteredPool:
             self._raise_translated(error)
         info[LENT] = 1
         info[LENT_AT] = started
-        self.counters.lend(record)
+        self.counters.lend(record, waited)
         if self.config.leak_timeout:
             leaks.watch(record, self.target, self.config.leak_timeout)
         return PooledConnection(record, raw, self)
@@ -131,12 +143,42 @@ class RegisteredPool:
                 outage.raise_again()
             now = time.monotonic()
             if now >= deadline:
-                self.counters.count_timeout()
+                self.counters.count_timeout(now - started)
                 raise PoolTimeout(self._exhaustion_message(now - started)) from None
 
     def _note_failure(self, error: BaseException) -> None:
         if isinstance(error, self.database.Error) and not isinstance(error, PoolError):
+            self.counters.count_connect_error()
+            if self.outage is None:
+                logger.warning("django-mysqlpool: cannot connect to %s: %s", self.target, error)
             self.outage = Outage(error)
+
+    def _warn_about_wait(self, waited: float) -> None:
+        logger.warning(
+            "django-mysqlpool: waited %.2f s for a connection to %s: all %s were in use. "
+            "Raise 'pool_size' or 'max_overflow' in %s, or give connections back sooner "
+            "(this warning: 'wait_warning_after', now %g s).",
+            waited,
+            self.target,
+            self.max_connections() or "its",
+            self.setting,
+            self.config.wait_warning_after,
+        )
+
+    def max_connections(self) -> int | None:
+        """The most connections this pool opens at once, or None for no limit."""
+        if not isinstance(self.pool, QueuePool):
+            return None
+        size = self.pool.size()
+        overflow = self.config.arguments.get("max_overflow", DEFAULT_MAX_OVERFLOW)
+        return None if size == 0 or overflow < 0 else size + overflow
+
+    def effective_settings(self) -> dict[str, Any]:
+        """The settings in force, defaults filled in (never a connect kwarg)."""
+        found = self.config.effective()
+        if "recycle" in found:
+            found["recycle"] = self.recycle if self.recycle is not None else -1
+        return found
 
     def give_back(self, record: Any) -> None:
         """Reset the connection for the next borrower and return it (or discard it)."""
@@ -192,10 +234,16 @@ class RegisteredPool:
                 with self._connect_attempt(started):
                     raw = record.get_connection()
             else:
+                before = record.dbapi_connection
                 raw = record.get_connection()  # reconnects if due for recycling
-            reason = liveness.why_dead(raw, record.info.get(PROBE), ping=self._ping_due(record))
+                if raw is not before:
+                    self.counters.count_recycled()
+                    logger.debug("django-mysqlpool: recycled a connection to %s", self.target)
+            ping = self._ping_due(record)
+            reason = liveness.why_dead(raw, record.info.get(PROBE), ping=ping)
             if reason is None:
                 return raw
+            self.counters.count_dead_on_borrow(ping_failed=reason.startswith("ping"))
             record.invalidate(sa_exc.DisconnectionError(f"connection to {self.target}: {reason}"))
         raise PoolError(
             f"django-mysqlpool: {_LIVENESS_ATTEMPTS} connections in a row to {self.target} "

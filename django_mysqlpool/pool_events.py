@@ -7,12 +7,16 @@ server's ``wait_timeout`` to derive ``recycle``. Borrow and give-back are ``lend
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 
 from sqlalchemy import event
 
 from . import driver, fork, liveness, reset
-from .lending import PROBE, RegisteredPool
+from .lending import CONNECTED_AT, PROBE, RegisteredPool
+
+logger = logging.getLogger("django_mysqlpool")
 
 
 def listen(registered: RegisteredPool) -> None:
@@ -26,16 +30,21 @@ def listen(registered: RegisteredPool) -> None:
 
     @event.listens_for(pool, "connect")
     def created(raw: Any, record: Any) -> None:
+        if registered.outage is not None:
+            logger.warning("django-mysqlpool: connecting to %s works again", registered.target)
         registered.outage = None  # the server answers again
         counters.count_created()
+        logger.debug("django-mysqlpool: new connection to %s", registered.target)
         fork.track(raw)
         record.info[reset.NATIVE] = driver.native_handle(raw)
         record.info[PROBE] = liveness.probe_for(raw)
+        record.info[CONNECTED_AT] = time.monotonic()
         reset.remember_initial_state(raw, record.info)
 
     @event.listens_for(pool, "invalidate")
     def discarded(raw: Any, record: Any, error: Any) -> None:
         counters.count_discarded()
+        logger.debug("django-mysqlpool: discarded a connection to %s: %s", registered.target, error)
 
 
 def server_wait_timeout(raw: Any) -> int:

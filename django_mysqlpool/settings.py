@@ -62,6 +62,11 @@ RULES: dict[str, Rule] = {
     ),
     "echo": Rule(lambda v: isinstance(v, bool) or v == "debug", "True, False or 'debug'"),
     "logging_name": Rule(lambda v: isinstance(v, str) and v != "", "a non-empty str"),
+    "wait_warning_after": Rule(
+        lambda v: v is None or (_is_number(v) and v >= 0),
+        "a number of seconds >= 0: log a WARNING when a borrower waited longer than that "
+        "for a connection (default 1), or None for never",
+    ),
     "leak_timeout": Rule(
         lambda v: v is None or (_is_number(v) and v > 0),
         "a number of seconds > 0 after which a connection still borrowed is logged as a "
@@ -79,6 +84,7 @@ RULES: dict[str, Rule] = {
 }
 #: Arguments we implement ourselves instead of handing them to SQLAlchemy.
 OWN_ARGUMENTS = (
+    "wait_warning_after",
     "leak_timeout",
     "pre_ping",
     "pre_ping_after",
@@ -87,6 +93,22 @@ OWN_ARGUMENTS = (
     "reset_on_return",
 )
 DEFAULT_PRE_PING_AFTER = 1.0
+#: What each argument is when not set (SQLAlchemy's defaults for its own).
+DEFAULTS: dict[str, Any] = {
+    "pool_size": 5,
+    "max_overflow": 10,
+    "timeout": 30.0,
+    "recycle": None,
+    "use_lifo": False,
+    "pre_ping": False,
+    "pre_ping_after": DEFAULT_PRE_PING_AFTER,
+    "reset": "transaction",
+    "reset_on_return": "rollback",
+    "leak_timeout": None,
+    "wait_warning_after": 1.0,
+    "echo": False,
+    "logging_name": None,
+}
 
 
 @dataclass(frozen=True)
@@ -100,12 +122,19 @@ class PoolConfig:
     recycle: float | None = None  # None: derive from the server's wait_timeout
     reset: str = "transaction"
     leak_timeout: float | None = None
+    wait_warning_after: float = float("inf")  # None in settings: never
 
     def sqlalchemy_arguments(self) -> dict[str, Any]:
         return {k: v for k, v in self.arguments.items() if k not in OWN_ARGUMENTS}
 
     def describe(self) -> dict[str, Any]:
         return {"backend": self.backend.__name__, **self.arguments}
+
+    def effective(self) -> dict[str, Any]:
+        """Every argument the backend takes, with its value in force."""
+        accepted = sorted(accepted_arguments(self.backend))
+        values = {name: self.arguments.get(name, DEFAULTS.get(name)) for name in accepted}
+        return {"backend": self.backend.__name__, **values}
 
 
 def resolve(pool_option: Any) -> PoolConfig | None:
@@ -150,7 +179,14 @@ def resolve(pool_option: Any) -> PoolConfig | None:
         recycle=arguments.get("recycle"),
         reset=arguments.get("reset", "transaction"),
         leak_timeout=arguments.get("leak_timeout"),
+        wait_warning_after=_never_if_none(
+            arguments.get("wait_warning_after", DEFAULTS["wait_warning_after"])
+        ),
     )
+
+
+def _never_if_none(seconds: float | None) -> float:
+    return float("inf") if seconds is None else float(seconds)
 
 
 def load_backend(value: Any, setting: str) -> type[sa_pool.Pool]:

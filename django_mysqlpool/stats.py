@@ -1,16 +1,18 @@
 """Counters kept per pool, and the ``pool_stats()`` snapshot users read.
 
-Keys are named constants so that callers (and later the Prometheus collector and the
-management command) never spell them twice.
+Keys are named constants so that callers (the management command, the Prometheus
+collector) never spell them twice. Every counter is updated under one lock per pool; a
+snapshot costs a few microseconds, cheap enough to take per request.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .pools import RegisteredPool
+    from .lending import RegisteredPool
 
 TARGET = "target"
 SIZE = "size"
@@ -21,19 +23,60 @@ CREATED = "created"
 BORROWED = "borrowed"
 DISCARDED = "discarded"
 TIMEOUTS = "timeouts"
+# Added in 1.1:
+SETTINGS = "settings"
+MAX_CONNECTIONS = "max_connections"
+WAITS = "waits"
+WAIT_SECONDS_TOTAL = "wait_seconds_total"
+WAIT_SECONDS_MAX = "wait_seconds_max"
+RECYCLED = "recycled"
+DEAD_ON_BORROW = "dead_on_borrow"
+PING_FAILURES = "ping_failures"
+CONNECT_ERRORS = "connect_errors"
+AGE_SECONDS = "age_seconds"
+
+#: The counters (monotonic) among the keys, for collectors that need to tell them apart.
+COUNTERS = (
+    CREATED,
+    BORROWED,
+    DISCARDED,
+    TIMEOUTS,
+    WAITS,
+    WAIT_SECONDS_TOTAL,
+    RECYCLED,
+    DEAD_ON_BORROW,
+    PING_FAILURES,
+    CONNECT_ERRORS,
+)
+#: A borrow that took longer than this to get its connection counts as a wait.
+WAITED = 0.001
 
 
 class PoolCounters:
     """Monotonic counters plus the set of records currently lent out, behind one lock."""
 
-    __slots__ = ("_lock", "created", "borrowed", "discarded", "timeouts", "_lent")
+    __slots__ = (
+        "_lock",
+        "created",
+        "borrowed",
+        "discarded",
+        "timeouts",
+        "waits",
+        "wait_seconds_total",
+        "wait_seconds_max",
+        "recycled",
+        "dead_on_borrow",
+        "ping_failures",
+        "connect_errors",
+        "_lent",
+    )
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.created = 0
-        self.borrowed = 0
-        self.discarded = 0
-        self.timeouts = 0
+        self.created = self.borrowed = self.discarded = self.timeouts = 0
+        self.waits = 0
+        self.wait_seconds_total = self.wait_seconds_max = 0.0
+        self.recycled = self.dead_on_borrow = self.ping_failures = self.connect_errors = 0
         self._lent: set[int] = set()
 
     def count_created(self) -> None:
@@ -44,14 +87,35 @@ class PoolCounters:
         with self._lock:
             self.discarded += 1
 
-    def count_timeout(self) -> None:
+    def count_timeout(self, waited: float) -> None:
         with self._lock:
             self.timeouts += 1
+            self._count_wait(waited)
 
-    def lend(self, record: object) -> None:
+    def count_recycled(self) -> None:
+        with self._lock:
+            self.recycled += 1
+
+    def count_dead_on_borrow(self, ping_failed: bool) -> None:
+        with self._lock:
+            self.dead_on_borrow += 1
+            self.ping_failures += ping_failed
+
+    def count_connect_error(self) -> None:
+        with self._lock:
+            self.connect_errors += 1
+
+    def lend(self, record: object, waited: float) -> None:
         with self._lock:
             self.borrowed += 1
             self._lent.add(id(record))
+            if waited > WAITED:
+                self._count_wait(waited)
+
+    def _count_wait(self, waited: float) -> None:
+        self.waits += 1
+        self.wait_seconds_total += waited
+        self.wait_seconds_max = max(self.wait_seconds_max, waited)
 
     def give_back(self, record: object) -> None:
         with self._lock:
@@ -61,21 +125,40 @@ class PoolCounters:
     def checked_out(self) -> int:
         return len(self._lent)
 
+    def read(self) -> dict[str, Any]:
+        """All counters at one instant."""
+        with self._lock:
+            return {
+                CHECKED_OUT: len(self._lent),
+                CREATED: self.created,
+                BORROWED: self.borrowed,
+                DISCARDED: self.discarded,
+                TIMEOUTS: self.timeouts,
+                WAITS: self.waits,
+                WAIT_SECONDS_TOTAL: round(self.wait_seconds_total, 6),
+                WAIT_SECONDS_MAX: round(self.wait_seconds_max, 6),
+                RECYCLED: self.recycled,
+                DEAD_ON_BORROW: self.dead_on_borrow,
+                PING_FAILURES: self.ping_failures,
+                CONNECT_ERRORS: self.connect_errors,
+            }
+
 
 def snapshot(registered: RegisteredPool) -> dict[str, Any]:
     """One pool's stats as a plain dict (no password anywhere)."""
     pool = registered.pool
-    counters = registered.counters
+    counters = registered.counters.read()
+    size = _ask(pool, "size", registered.config.arguments.get("pool_size"))
     return {
         TARGET: registered.target,
-        SIZE: _ask(pool, "size", registered.config.arguments.get("pool_size")),
-        CHECKED_OUT: counters.checked_out,
+        SIZE: size,
+        CHECKED_OUT: counters.pop(CHECKED_OUT),
         OVERFLOW: max(_ask(pool, "overflow", 0), 0),
         IDLE: _ask(pool, "checkedin", 0),
-        CREATED: counters.created,
-        BORROWED: counters.borrowed,
-        DISCARDED: counters.discarded,
-        TIMEOUTS: counters.timeouts,
+        MAX_CONNECTIONS: registered.max_connections(),
+        **counters,
+        AGE_SECONDS: round(time.monotonic() - registered.created_at, 3),
+        SETTINGS: registered.effective_settings(),
     }
 
 

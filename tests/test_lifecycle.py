@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import time
+
+import pytest
+from django.db import utils
+
 import django_mysqlpool
 from tests.server import connection_id
 
-STAT_KEYS = {
+#: The keys of 1.0 (issue 2), kept as they were.
+FIRST_KEYS = {
     "target",
     "size",
     "checked_out",
@@ -16,14 +22,26 @@ STAT_KEYS = {
     "discarded",
     "timeouts",
 }
+ADDED_KEYS = {
+    "max_connections",
+    "waits",
+    "wait_seconds_total",
+    "wait_seconds_max",
+    "recycled",
+    "dead_on_borrow",
+    "ping_failures",
+    "connect_errors",
+    "age_seconds",
+    "settings",
+}
 
 
-def test_pool_stats_reports_counters_and_never_a_password(make_wrapper):
-    wrapper = make_wrapper(pool={"pool_size": 3})
+def test_pool_stats_reports_counters_limits_and_settings_and_never_a_password(make_wrapper):
+    wrapper = make_wrapper(pool={"pool_size": 3, "timeout": 7})
     connection_id(wrapper)
     [stats] = django_mysqlpool.pool_stats()
-    assert set(stats) == STAT_KEYS
-    assert stats == {
+    assert set(stats) == FIRST_KEYS | ADDED_KEYS
+    assert {key: stats[key] for key in FIRST_KEYS} == {
         "target": "root@127.0.0.1:3306/test",
         "size": 3,
         "checked_out": 1,
@@ -34,9 +52,41 @@ def test_pool_stats_reports_counters_and_never_a_password(make_wrapper):
         "discarded": 0,
         "timeouts": 0,
     }
+    assert stats["max_connections"] == 3 + 10
+    assert stats["waits"] == stats["recycled"] == stats["connect_errors"] == 0
+    assert 0 <= stats["age_seconds"] < 60
+    settings = stats["settings"]
+    assert settings["backend"] == "QueuePool"
+    assert (settings["pool_size"], settings["max_overflow"], settings["timeout"]) == (3, 10, 7)
+    assert settings["recycle"] > 0  # derived from the server's wait_timeout
+    assert settings["reset"] == "transaction" and settings["leak_timeout"] is None
+    assert "password" not in repr(stats).lower()
     wrapper.close()
     [stats] = django_mysqlpool.pool_stats()
     assert (stats["checked_out"], stats["idle"]) == (0, 1)
+
+
+def test_pool_stats_count_waits_timeouts_and_dead_connections(make_wrapper, observer):
+    options = {"pool_size": 1, "max_overflow": 0, "timeout": 0.3, "recycle": 1}
+    holder, waiter = make_wrapper(pool=options), make_wrapper(pool=options)
+    held = connection_id(holder)
+    with pytest.raises(utils.OperationalError):
+        waiter.ensure_connection()  # waits 0.3 s, then times out
+    holder.close()
+    observer.kill(held)
+    assert observer.is_gone(held)
+    connection_id(waiter)  # the dead idle connection is replaced on borrow
+    waiter.close()
+    time.sleep(1.1)
+    connection_id(waiter)  # older than recycle: replaced before use
+    waiter.close()
+
+    [stats] = django_mysqlpool.pool_stats()
+    assert stats["timeouts"] == 1 and stats["waits"] == 1
+    assert 0.3 <= stats["wait_seconds_total"] == stats["wait_seconds_max"] < 1.0
+    assert stats["dead_on_borrow"] == 1 and stats["ping_failures"] == 0
+    assert stats["recycled"] == 1
+    assert stats["created"] == 3 and stats["borrowed"] == 3
 
 
 def test_pool_stats_for_an_alias_is_none_before_it_connects_and_creates_nothing():
