@@ -7,7 +7,7 @@ DB_HOST, DB_PORT, DB_NAME = _server["host"], _server["port"], _server["database"
 
 SECRET_KEY = "django-mysqlpool-tests"
 USE_TZ = True
-INSTALLED_APPS = ["django.contrib.contenttypes", "django.contrib.auth"]
+INSTALLED_APPS = ["django.contrib.contenttypes", "django.contrib.auth", "django_mysqlpool"]
 DATABASES = {
     "default": django_database(
         ENGINE="django_mysqlpool.backends.mysqlpool",

@@ -1,0 +1,81 @@
+"""Which Django database aliases are pooled, and what their pool settings resolve to.
+
+Read from ``settings.DATABASES`` without connecting: shared by the system checks and the
+``mysqlpool`` management command.
+"""
+
+from __future__ import annotations
+
+import importlib
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings as django_settings
+from django.core.exceptions import ImproperlyConfigured
+
+from . import patch, settings
+
+LEGACY = tuple(settings.LEGACY_ARGUMENTS)
+
+
+@dataclass
+class PooledAlias:
+    alias: str
+    database: dict[str, Any]
+    pool_option: Any
+    config: settings.PoolConfig | None  # None when the settings are invalid
+    error: str | None = None
+
+    @property
+    def legacy_arguments(self) -> list[str]:
+        """0.2.1 arguments still present, as ``SETTING['name']``."""
+        found = [
+            f"MYSQLPOOL_ARGUMENTS[{name!r}]"
+            for name in LEGACY
+            if name in (getattr(django_settings, "MYSQLPOOL_ARGUMENTS", None) or {})
+        ]
+        if isinstance(self.pool_option, dict):
+            where = f"DATABASES[{self.alias!r}]['OPTIONS']['pool']"
+            found += [f"{where}[{name!r}]" for name in LEGACY if name in self.pool_option]
+        return found
+
+
+def is_pooled_engine(engine: Any) -> bool:
+    if not isinstance(engine, str):
+        return False
+    try:
+        module = importlib.import_module(engine + ".base")
+    except ImportError:
+        return False
+    return bool(getattr(module, patch.ENGINE_FLAG, False))
+
+
+def pooled_aliases(only: list[str] | None = None) -> list[PooledAlias]:
+    """The aliases whose connections the pool serves (all, or those in ``only``)."""
+    found = []
+    for alias, database in (getattr(django_settings, "DATABASES", {}) or {}).items():
+        if only is not None and alias not in only:
+            continue
+        options = database.get("OPTIONS") or {}
+        pool_option = options.get("pool", True)
+        if pool_option is False or not is_pooled_engine(database.get("ENGINE")):
+            continue
+        config, error = None, None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # reported as a check
+            try:
+                config = settings.resolve(pool_option)
+            except ImproperlyConfigured as problem:
+                error = str(problem)
+        found.append(PooledAlias(alias, database, pool_option, config, error))
+    return found
+
+
+def connection_limit(config: settings.PoolConfig) -> int | None:
+    """pool_size + max_overflow for a QueuePool-like backend; None when unlimited."""
+    effective = config.effective()
+    if "pool_size" not in effective or "max_overflow" not in effective:
+        return None
+    size, overflow = effective["pool_size"], effective["max_overflow"]
+    return None if size == 0 or overflow < 0 else size + overflow

@@ -1,0 +1,114 @@
+"""System checks, registered by the optional app (``"django_mysqlpool"`` in INSTALLED_APPS).
+
+``mysqlpool.E001`` invalid pool settings; ``W001`` CONN_MAX_AGE on a pooled alias; ``W002``
+CONN_HEALTH_CHECKS on a pooled alias; ``W003`` 0.2.1 arguments. With ``--database ALIAS``
+(Django's database checks), against that alias's server: ``W004`` more connections per
+process than the server's ``max_connections``; ``W005`` ``recycle`` above ``wait_timeout``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.core import checks
+from django.db import connections
+
+from .aliases import PooledAlias, connection_limit, pooled_aliases
+
+
+@checks.register("mysqlpool")
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    found: list[checks.CheckMessage] = []
+    for pooled in pooled_aliases():
+        found.extend(_settings_messages(pooled))
+    return found
+
+
+def _settings_messages(pooled: PooledAlias) -> Iterable[checks.CheckMessage]:
+    alias, database = pooled.alias, pooled.database
+    if pooled.error is not None:
+        yield checks.Error(
+            pooled.error,
+            hint="Fix the value as the message says; see the Settings section of the README.",
+            obj=f"DATABASES[{alias!r}]",
+            id="mysqlpool.E001",
+        )
+    max_age = database.get("CONN_MAX_AGE", 0)
+    if max_age != 0:
+        yield checks.Warning(
+            f"DATABASES[{alias!r}]['CONN_MAX_AGE'] is {max_age!r} on a pooled alias: Django "
+            f"keeps each thread's connection instead of giving it back, so the pool cannot "
+            f"share it and the process holds one connection per thread.",
+            hint="Set CONN_MAX_AGE to 0 (the default); the pool keeps server connections.",
+            obj=f"DATABASES[{alias!r}]",
+            id="mysqlpool.W001",
+        )
+    if database.get("CONN_HEALTH_CHECKS"):
+        yield checks.Warning(
+            f"DATABASES[{alias!r}]['CONN_HEALTH_CHECKS'] is on for a pooled alias: the pool "
+            f"already checks every connection it hands out.",
+            hint="Remove CONN_HEALTH_CHECKS (or set pre_ping in OPTIONS['pool']).",
+            obj=f"DATABASES[{alias!r}]",
+            id="mysqlpool.W002",
+        )
+    for where in pooled.legacy_arguments:
+        yield checks.Warning(
+            f"{where} is a django-mysqlpool 0.2.1 argument that is ignored now.",
+            hint="Remove it (MYSQLPOOL_BACKEND replaces 'poolclass').",
+            obj=f"DATABASES[{alias!r}]",
+            id="mysqlpool.W003",
+        )
+
+
+@checks.register(checks.Tags.database)
+def check_against_server(
+    app_configs: Any = None, databases: Any = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """Only with ``manage.py check --database ALIAS``, as Django's own database checks."""
+    if not databases:
+        return []
+    found: list[checks.CheckMessage] = []
+    for pooled in pooled_aliases(only=list(databases)):
+        if pooled.config is None:
+            continue  # E001 says why
+        max_connections, wait_timeout = _server_limits(pooled.alias)
+        limit = connection_limit(pooled.config)
+        if limit is not None and limit > max_connections:
+            found.append(
+                checks.Warning(
+                    f"DATABASES[{pooled.alias!r}]: one process may open {limit} connections "
+                    f"(pool_size + max_overflow), more than the server's max_connections "
+                    f"({max_connections}).",
+                    hint="Lower pool_size / max_overflow, or raise max_connections; "
+                    "'manage.py mysqlpool status --processes N' shows the whole budget.",
+                    obj=f"DATABASES[{pooled.alias!r}]",
+                    id="mysqlpool.W004",
+                )
+            )
+        recycle = pooled.config.recycle
+        if recycle is not None and (recycle == -1 or recycle > wait_timeout):
+            found.append(
+                checks.Warning(
+                    f"DATABASES[{pooled.alias!r}]: recycle is {recycle} s but the server "
+                    f"closes connections idle for {wait_timeout} s (wait_timeout): idle "
+                    f"connections die before the pool replaces them.",
+                    hint="Remove 'recycle' to derive it from the server's wait_timeout.",
+                    obj=f"DATABASES[{pooled.alias!r}]",
+                    id="mysqlpool.W005",
+                )
+            )
+    return found
+
+
+def _server_limits(alias: str) -> tuple[int, int]:
+    connection = connections[alias]
+    must_close = connection.connection is None
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT @@max_connections, @@wait_timeout")
+            max_connections, wait_timeout = cursor.fetchone()
+    finally:
+        if must_close:
+            connection.close()
+    return int(max_connections), int(wait_timeout)

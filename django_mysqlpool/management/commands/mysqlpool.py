@@ -1,0 +1,54 @@
+"""``manage.py mysqlpool status [--database ALIAS] [--json] [--processes N]``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from ... import status
+
+
+class Command(BaseCommand):
+    help = (
+        "Show each pooled alias: its pool settings, this process's pool, the server's "
+        "connections and limits, and whether N processes fit in max_connections."
+    )
+    requires_system_checks: list[str] = []  # a status command must work when checks fail
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("action", choices=["status"], help="what to show")
+        parser.add_argument(
+            "--database",
+            action="append",
+            dest="databases",
+            metavar="ALIAS",
+            help="only this alias (may be repeated; default: every pooled alias)",
+        )
+        parser.add_argument("--json", action="store_true", help="machine-readable output")
+        parser.add_argument(
+            "--processes",
+            type=int,
+            default=1,
+            help="how many processes (workers x hosts) will run with these settings",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["processes"] < 1:
+            raise CommandError("--processes must be 1 or more (workers x hosts).")
+        wanted = options["databases"]
+        if wanted:
+            from django.conf import settings
+
+            unknown = [alias for alias in wanted if alias not in settings.DATABASES]
+            if unknown:
+                raise CommandError(
+                    f"--database {unknown[0]!r} is not in DATABASES "
+                    f"(known: {', '.join(settings.DATABASES)})."
+                )
+        data = status.report(wanted, options["processes"])
+        if options["json"]:
+            self.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str))
+        else:
+            self.stdout.write(status.as_text(data))

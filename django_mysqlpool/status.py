@@ -1,0 +1,156 @@
+"""What ``manage.py mysqlpool status`` reports, as plain data (its ``--json`` output).
+
+Per pooled alias: the settings in force (never a password), this process's pool stats,
+the server's view (``Threads_connected``, ``max_connections``, ``wait_timeout``,
+connections grouped by user and host) and a sizing line: processes × (pool_size +
+max_overflow) against ``max_connections``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import connections
+
+from . import lifecycle, targets
+from .aliases import PooledAlias, connection_limit, pooled_aliases
+
+#: Bumped only when a key changes meaning or goes away; new keys may be added.
+JSON_VERSION = 1
+
+
+def report(only: list[str] | None, processes: int) -> dict[str, Any]:
+    return {
+        "version": JSON_VERSION,
+        "processes": processes,
+        "aliases": [alias_report(pooled, processes) for pooled in pooled_aliases(only)],
+    }
+
+
+def alias_report(pooled: PooledAlias, processes: int) -> dict[str, Any]:
+    wrapper = connections[pooled.alias]
+    params = dict(wrapper.get_connection_params())
+    params.pop(targets.POOL_OPTION, None)
+    found: dict[str, Any] = {
+        "alias": pooled.alias,
+        "target": targets.describe(params),
+        "settings": None,
+        "settings_error": pooled.error,
+        "pool": None,
+        "server": None,
+        "server_error": None,
+        "sizing": None,
+    }
+    if pooled.config is None:
+        return found
+    found["settings"] = pooled.config.effective()
+    try:
+        found["server"] = server_view(pooled.alias)
+    except Exception as error:  # an unreachable server is worth reporting, not a traceback
+        found["server_error"] = f"{type(error).__name__}: {error}"
+    found["pool"] = lifecycle.pool_stats(pooled.alias)  # after connecting: this process's
+    if found["pool"] is not None:
+        found["settings"] = found["pool"]["settings"]  # recycle as derived from the server
+    found["sizing"] = sizing(connection_limit(pooled.config), processes, found["server"])
+    return found
+
+
+def server_view(alias: str) -> dict[str, Any]:
+    connection = connections[alias]
+    must_close = connection.connection is None
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT VERSION(), @@max_connections, @@wait_timeout")
+            version, max_connections, wait_timeout = cursor.fetchone()
+            cursor.execute("SHOW GLOBAL STATUS LIKE 'Threads_connected'")
+            threads_connected = int(cursor.fetchone()[1])
+            cursor.execute(
+                "SELECT USER, SUBSTRING_INDEX(HOST, ':', 1) AS client, COUNT(*) "
+                "FROM information_schema.PROCESSLIST GROUP BY USER, client "
+                "ORDER BY COUNT(*) DESC, USER, client"
+            )
+            by_client = [
+                {"user": user, "host": host, "connections": int(count)}
+                for user, host, count in cursor.fetchall()
+            ]
+    finally:
+        if must_close:
+            connection.close()
+    return {
+        "version": version,
+        "max_connections": int(max_connections),
+        "wait_timeout": int(wait_timeout),
+        "threads_connected": threads_connected,
+        "connections_by_user_and_host": by_client,
+    }
+
+
+def sizing(limit: int | None, processes: int, server: dict[str, Any] | None) -> dict[str, Any]:
+    """processes × per-process limit against the server's max_connections."""
+    total = None if limit is None else limit * processes
+    max_connections = server["max_connections"] if server else None
+    fits = None if total is None or max_connections is None else total <= max_connections
+    return {
+        "per_process": limit,
+        "processes": processes,
+        "total": total,
+        "max_connections": max_connections,
+        "fits": fits,
+    }
+
+
+def sizing_line(found: dict[str, Any]) -> str:
+    size = found["sizing"]
+    if size is None:
+        return "sizing: unknown (invalid settings)"
+    if size["per_process"] is None:
+        return "sizing: no per-process limit (pool_size 0, max_overflow -1 or not a QueuePool)"
+    head = (
+        f"sizing: {size['processes']} process(es) × {size['per_process']} "
+        f"(pool_size + max_overflow) = {size['total']}"
+    )
+    if size["max_connections"] is None:
+        return f"{head}; server's max_connections unknown"
+    verdict = (
+        f"fits, {size['max_connections'] - size['total']} to spare"
+        if size["fits"]
+        else "DOES NOT FIT: lower pool_size/max_overflow or raise max_connections"
+    )
+    return f"{head} of max_connections {size['max_connections']}: {verdict}"
+
+
+def as_text(data: dict[str, Any]) -> str:
+    lines: list[str] = []
+    if not data["aliases"]:
+        return "No pooled database alias (ENGINE django_mysqlpool.backends.mysqlpool)."
+    for found in data["aliases"]:
+        lines.append(f"{found['alias']}: {found['target']}")
+        if found["settings_error"]:
+            lines.append(f"  settings: INVALID: {found['settings_error']}")
+            continue
+        settings = found["settings"]
+        shown = " ".join(f"{k}={v}" for k, v in settings.items() if k != "backend")
+        lines.append(f"  settings: {settings['backend']} {shown}")
+        pool = found["pool"]
+        if pool is not None:
+            lines.append(
+                f"  this process: {pool['checked_out']} borrowed, {pool['idle']} idle, "
+                f"{pool['created']} created, {pool['borrowed']} borrows, {pool['waits']} "
+                f"waits, {pool['timeouts']} timeouts, {pool['discarded']} discarded"
+            )
+        if found["server_error"]:
+            lines.append(f"  server: unreachable: {found['server_error']}")
+        else:
+            server = found["server"]
+            lines.append(
+                f"  server: {server['version']}, {server['threads_connected']} connections of "
+                f"max_connections {server['max_connections']}, wait_timeout "
+                f"{server['wait_timeout']} s"
+            )
+            clients = ", ".join(
+                f"{c['user']}@{c['host']} ×{c['connections']}"
+                for c in server["connections_by_user_and_host"]
+            )
+            lines.append(f"  connections by user@host: {clients}")
+        lines.append(f"  {sizing_line(found)}")
+    return "\n".join(lines)
