@@ -126,7 +126,7 @@ def test_tls_alias_is_encrypted_on_every_borrow_and_the_server_refuses_it_withou
 
 
 def test_the_password_never_appears_in_reprs_logs_warnings_errors_or_stats(
-    make_wrapper, tls_server, caplog
+    make_wrapper, tls_server, caplog, settings, monkeypatch
 ):
     """Exercise every path that talks about a connection, with a distinctive password."""
     caplog.set_level(logging.DEBUG)  # every logger, SQLAlchemy's pool included
@@ -160,6 +160,7 @@ def test_the_password_never_appears_in_reprs_logs_warnings_errors_or_stats(
         with pytest.raises(utils.OperationalError) as refused:
             wrong.ensure_connection()
         said.append(_everything_about(refused.value))
+        said.append(_status_of_an_alias_with_the_password(tls_server, settings, monkeypatch))
         django_mysqlpool.close_pool()
     said.extend(str(w.message) for w in caught)
     said.append(caplog.text)
@@ -169,6 +170,44 @@ def test_the_password_never_appears_in_reprs_logs_warnings_errors_or_stats(
     assert "leak_timeout" in text and "couldn't get a connection" in text  # paths were hit
     assert SECRET not in text
     assert SECRET[:12] not in text
+
+
+def _status_of_an_alias_with_the_password(tls_server, settings, monkeypatch) -> str:
+    """``manage.py mysqlpool status`` (text and JSON) and the checks, for such an alias."""
+    from django.core import checks
+    from django.core.management import call_command
+    from django.db import connections
+
+    blog = {
+        **settings.DATABASES["default"],
+        "HOST": tls_server.host,
+        "PORT": tls_server.port,
+        "USER": "blog",
+        "PASSWORD": SECRET,
+        "NAME": "blog",
+        "CONN_MAX_AGE": 5,  # so that a check has something to say about it
+        "OPTIONS": {"pool": {"pool_size": "bad"}},
+    }
+    added = {"blog": blog, "blog_ok": {**blog, "OPTIONS": {}}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # Django: "Overriding DATABASES..."
+        settings.DATABASES = {**settings.DATABASES, **added}
+    everything = {"default": settings.DATABASES["default"], **added}
+    configured = connections.configure_settings({a: dict(d) for a, d in everything.items()})
+    monkeypatch.setitem(connections.settings, "blog", configured["blog"])
+    monkeypatch.setitem(connections.settings, "blog_ok", configured["blog_ok"])
+    told = []
+    for args in (["--json"], []):
+        out = io.StringIO()
+        call_command(
+            "mysqlpool", "status", "--database", "blog", "--database", "blog_ok", *args, stdout=out
+        )
+        told.append(out.getvalue())
+    told.append(repr(checks.run_checks(tags=["mysqlpool"], databases=["blog", "blog_ok"])))
+    for alias in ("blog", "blog_ok"):
+        connections[alias].close()
+    assert "blog@127.0.0.1" in told[0] and "INVALID" in told[1]  # both were reported on
+    return "\n".join(told)
 
 
 def _everything_about(error: BaseException) -> str:
