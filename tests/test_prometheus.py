@@ -1,0 +1,65 @@
+"""The Prometheus extra: one process's collector, and the sum over forked workers."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from django_mysqlpool import prometheus
+from tests.server import connection_id
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def samples(text: str) -> dict[tuple[str, str], float]:
+    """{(sample name, target): value} from Prometheus text format."""
+    found = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if "target" in sample.labels:
+                found[(sample.name, sample.labels["target"])] = sample.value
+    return found
+
+
+def test_collector_reports_each_pool_by_target_at_scrape_time(make_wrapper):
+    registry = CollectorRegistry()
+    prometheus.register(registry)
+    wrapper = make_wrapper(pool={"pool_size": 2})
+    connection_id(wrapper)
+    target = "root@127.0.0.1:3306/test"
+
+    held = samples(generate_latest(registry).decode())
+    wrapper.close()
+    returned = samples(generate_latest(registry).decode())
+
+    assert held[("mysqlpool_checked_out", target)] == 1
+    assert held[("mysqlpool_size", target)] == 2
+    assert held[("mysqlpool_max_connections", target)] == 12
+    assert held[("mysqlpool_borrowed_total", target)] == 1
+    assert held[("mysqlpool_created_total", target)] == 1
+    assert returned[("mysqlpool_checked_out", target)] == 0
+    assert returned[("mysqlpool_idle", target)] == 1
+
+
+def test_multiprocess_mode_adds_up_the_forked_workers(tmp_path):
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.prometheus_scenario"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    found = samples(result.stdout)
+    [target] = {target for _, target in found}
+    assert found[("mysqlpool_checked_out", target)] == 3  # one held by each of 3 workers
+    assert found[("mysqlpool_borrowed_total", target)] == 3
+    assert found[("mysqlpool_created_total", target)] == 3
+    assert "secret" not in result.stdout.lower()
