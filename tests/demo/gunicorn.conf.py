@@ -8,9 +8,17 @@ socket is most at risk, so this runs after all of them exited.
 
 from __future__ import annotations
 
-import json
 import os
-from typing import Any
+
+if os.environ.get("DEMO_GEVENT"):
+    # With --preload the app (and Django's thread-locals) is imported in the master, before
+    # gevent's worker would patch: patch here, first, as gevent recommends.
+    from gevent import monkey
+
+    monkey.patch_all()
+
+import json  # noqa: E402
+from typing import Any  # noqa: E402
 
 
 def on_exit(server: Any) -> None:

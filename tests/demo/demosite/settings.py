@@ -7,6 +7,11 @@ from typing import Any
 
 from tests.support.observer import django_database
 
+if os.environ.get("DEMO_DRIVER") == "pymysql":  # before Django imports MySQLdb
+    import pymysql
+
+    pymysql.install_as_MySQLdb()
+
 POOLED_ENGINE = "django_mysqlpool.backends.mysqlpool"
 ENGINE = os.environ.get("DEMO_ENGINE", POOLED_ENGINE)
 

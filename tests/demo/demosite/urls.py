@@ -1,4 +1,10 @@
-"""One view: which process served the request, and which server connection it used."""
+"""Which process served the request and which server connection it used; slow variants.
+
+``/slow`` holds its connection for DEMO_SLOW_SECONDS (default 0.05) on the server, so that
+concurrent requests need concurrent connections; ``/async`` does the same from an async
+view, in a worker thread per request (``sync_to_async(thread_sensitive=False)``) wrapped in
+``auto_close_db``, the way async views reach a pool concurrently.
+"""
 
 from __future__ import annotations
 
@@ -16,4 +22,27 @@ def whoami(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"pid": os.getpid(), "connection_id": connection_id})
 
 
-urlpatterns = [path("", whoami)]
+SLOW_SECONDS = float(os.environ.get("DEMO_SLOW_SECONDS", "0.05"))
+
+
+def slow_query() -> dict[str, int]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT CONNECTION_ID(), SLEEP(%s)", [SLOW_SECONDS])
+        (connection_id, _) = cursor.fetchone()
+    return {"pid": os.getpid(), "connection_id": connection_id}
+
+
+def slow(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(slow_query())
+
+
+async def slow_async(request: HttpRequest) -> JsonResponse:
+    from asgiref.sync import sync_to_async
+
+    from django_mysqlpool import auto_close_db
+
+    answer = await sync_to_async(auto_close_db(slow_query), thread_sensitive=False)()
+    return JsonResponse(answer)
+
+
+urlpatterns = [path("", whoami), path("slow", slow), path("async", slow_async)]

@@ -1,0 +1,143 @@
+"""The pool under each way of serving Django, for real on loopback: the limit holds per process.
+
+Every run serves the demo site's slow views (each request holds its connection on the
+server for a while) to more concurrent requests than the pool allows, on a database of its
+own, and watches the server: no request fails, and no process ever holds more connections
+than ``pool_size + max_overflow``. gunicorn sync workers with ``--preload`` are
+``tests/faults/test_forks_under_load.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from tests.demo.run_demo import (
+    DEMO_DIR,
+    POOLED,
+    REPO,
+    WORKERS,
+    Gunicorn,
+    fetch,
+    free_port,
+    send_load,
+)
+from tests.support.observer import Observer
+
+pytestmark = pytest.mark.slow
+
+POOL = {"DEMO_POOL_SIZE": "2", "DEMO_MAX_OVERFLOW": "0", "DEMO_SLOW_SECONDS": "0.05"}
+PER_PROCESS = 2
+
+
+@contextmanager
+def peak_connections(database: str) -> Iterator[list[int]]:
+    """The most connections to ``database`` seen at once while the block runs (sampled)."""
+    peak = [0]
+    done = threading.Event()
+
+    def sample() -> None:
+        watcher = Observer()
+        try:
+            while not done.is_set():
+                peak[0] = max(peak[0], len(watcher.connections_to(database)))
+                done.wait(0.01)
+        finally:
+            watcher.close()
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        yield peak
+    finally:
+        done.set()
+        sampler.join(10)
+
+
+def serve_with_gunicorn(tmp_path: Path, database: str, options: list[str], env: dict[str, str]):
+    server = Gunicorn(
+        POOLED, tmp_path, options=options, env={"MYSQLPOOL_TEST_DB": database, **POOL, **env}
+    )
+    server.start()
+    try:
+        server.wait_ready()
+        with peak_connections(database) as peak:
+            load = send_load(server.url + "slow", total=400, threads=32, time_limit=90)
+    finally:
+        server.stop()
+    return load, peak[0], server
+
+
+def test_gunicorn_gthread_workers_share_their_pool_between_threads(tmp_path, own_database):
+    load, peak, _ = serve_with_gunicorn(
+        tmp_path, own_database, ["--worker-class", "gthread", "--threads", "8"], {}
+    )
+    assert load.errors == [] and len(load.answers) == 400
+    assert len(load.ids_by_pid) == WORKERS
+    assert all(len(ids) <= PER_PROCESS for ids in load.ids_by_pid.values())
+    assert peak <= WORKERS * PER_PROCESS + 1  # the workers' pools, and the master's one
+
+
+def test_gunicorn_gevent_workers_with_pymysql_keep_the_limit_per_process(tmp_path, own_database):
+    pytest.importorskip("gevent")
+    load, peak, server = serve_with_gunicorn(
+        tmp_path,
+        own_database,
+        ["--worker-class", "gevent", "--worker-connections", "50"],
+        {"DEMO_DRIVER": "pymysql", "DEMO_GEVENT": "1"},
+    )
+    assert load.errors == [] and len(load.answers) == 400, server.log_tail()
+    assert all(len(ids) <= PER_PROCESS for ids in load.ids_by_pid.values())
+    assert peak <= WORKERS * PER_PROCESS + 1
+
+
+def test_uvicorn_async_views_never_exceed_the_pool_with_50_concurrent_requests(
+    tmp_path, own_database
+):
+    pytest.importorskip("uvicorn")
+    port = free_port()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "demosite.settings",
+        "PYTHONPATH": os.pathsep.join([str(DEMO_DIR), str(REPO)]),
+        "MYSQLPOOL_TEST_DB": own_database,
+        **POOL,
+        "DEMO_POOL_SIZE": "4",
+    }
+    command = [
+        sys.executable, "-m", "uvicorn", "demosite.asgi:application",
+        "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning",
+    ]  # fmt: skip
+    log = tmp_path / "uvicorn.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            command, cwd=DEMO_DIR, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    url = f"http://127.0.0.1:{port}/async"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                fetch(url, timeout=2)
+                break
+            except OSError:
+                assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+                time.sleep(0.2)
+        with peak_connections(own_database) as peak:
+            load = send_load(url, total=300, threads=50, time_limit=90)
+    finally:
+        process.terminate()
+        process.wait(20)
+
+    assert load.errors == [] and len(load.answers) == 300, log.read_text()[-2000:]
+    [ids] = load.ids_by_pid.values()
+    assert len(ids) <= 4
+    assert peak[0] <= 4
