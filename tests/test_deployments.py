@@ -141,3 +141,39 @@ def test_uvicorn_async_views_never_exceed_the_pool_with_50_concurrent_requests(
     [ids] = load.ids_by_pid.values()
     assert len(ids) <= 4
     assert peak[0] <= 4
+
+
+def test_plain_threads_with_auto_close_db_share_the_pool_and_give_everything_back(settings):
+    """20 threads doing jobs through Django's own connections, a pool of 4."""
+    from django.db import connection
+
+    import django_mysqlpool
+    from django_mysqlpool import auto_close_db
+
+    settings.MYSQLPOOL_ARGUMENTS = {"pool_size": 4, "max_overflow": 0, "timeout": 30}
+    errors: list[str] = []
+    seen: set[int] = set()
+
+    @auto_close_db  # the recipe: without it each thread would keep its connection
+    def job() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT CONNECTION_ID(), SLEEP(0.02)")
+            seen.add(int(cursor.fetchone()[0]))
+
+    def worker() -> None:
+        for _ in range(10):
+            try:
+                job()
+            except Exception as error:
+                errors.append(repr(error))
+
+    threads = [threading.Thread(target=worker) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    [stats] = django_mysqlpool.pool_stats()
+
+    assert errors == []
+    assert len(seen) <= 4 and stats["created"] <= 4
+    assert stats["borrowed"] == 200 and stats["checked_out"] == 0  # all given back
