@@ -177,3 +177,60 @@ def test_plain_threads_with_auto_close_db_share_the_pool_and_give_everything_bac
     assert errors == []
     assert len(seen) <= 4 and stats["created"] <= 4
     assert stats["borrowed"] == 200 and stats["checked_out"] == 0  # all given back
+
+
+def test_celery_prefork_children_each_use_their_own_pool_and_the_main_process_keeps_its(
+    tmp_path, own_database, observer
+):
+    """A real worker (4 prefork children) on the machine's Redis, 40 tasks."""
+    pytest.importorskip("celery")
+    import json
+    import uuid
+
+    redis = pytest.importorskip("redis")
+    broker = redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=2)
+    try:
+        broker.ping()
+    except redis.RedisError:
+        pytest.skip("no Redis at 127.0.0.1:6379 for Celery's broker")
+
+    queue = f"mysqlpool-test-{uuid.uuid4().hex[:8]}"
+    check_file = tmp_path / "master-check.json"
+    env = {
+        **os.environ,
+        "MYSQLPOOL_TEST_DB": own_database,
+        "CELERY_QUEUE": queue,
+        "CELERY_MASTER_CHECK_FILE": str(check_file),
+    }
+    command = [
+        sys.executable, "-m", "celery", "-A", "tests.celery_site.app", "worker",
+        "--pool", "prefork", "--concurrency", "4", "--loglevel", "WARNING", "--without-mingle",
+        "--without-gossip", "--without-heartbeat",
+    ]  # fmt: skip
+    log = tmp_path / "celery.log"
+    with open(log, "wb") as out:
+        worker = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        os.environ["CELERY_QUEUE"] = queue
+        from tests.celery_site import app as celery_site
+
+        celery_site.app.conf.task_default_queue = queue
+        results = [celery_site.which_connection.apply_async(queue=queue) for _ in range(40)]
+        with peak_connections(own_database) as peak:
+            answers = [result.get(timeout=60) for result in results]
+        master = int((tmp_path / "master-check.json.id").read_text())
+    finally:
+        os.environ.pop("CELERY_QUEUE", None)
+        worker.terminate()  # warm shutdown: the main process's shutdown hook runs last
+        worker.wait(60)
+        broker.delete(queue, f"_kombu.binding.{queue}")
+
+    by_pid: dict[int, set[int]] = {}
+    for answer in answers:
+        by_pid.setdefault(answer["pid"], set()).add(answer["connection_id"])
+    child_ids = set().union(*by_pid.values())
+    assert len(answers) == 40, log.read_text()[-2000:]
+    assert all(len(ids) == 1 for ids in by_pid.values())  # one pooled connection per child
+    assert master not in child_ids and len(child_ids) == len(by_pid) <= 4
+    assert peak[0] <= len(by_pid) + 1
+    assert json.loads(check_file.read_text()) == {"ok": True, "connection_id": master}
