@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -63,3 +64,36 @@ def test_multiprocess_mode_adds_up_the_forked_workers(tmp_path):
     assert found[("mysqlpool_borrowed_total", target)] == 3
     assert found[("mysqlpool_created_total", target)] == 3
     assert "secret" not in result.stdout.lower()
+
+
+def test_gunicorn_workers_in_multiprocess_mode_are_summed_by_the_metrics_view(
+    tmp_path, own_database
+):
+    """gunicorn --preload -w 4 with MetricsMiddleware: one scrape sees every worker."""
+    from tests.demo.run_demo import POOLED, WORKERS, Gunicorn, send_load
+
+    metrics_dir = tmp_path / "metrics"
+    metrics_dir.mkdir()
+    server = Gunicorn(
+        POOLED,
+        tmp_path,
+        env={"MYSQLPOOL_TEST_DB": own_database, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)},
+    )
+    server.start()
+    try:
+        server.wait_ready()  # one request
+        load = send_load(server.url, total=200, threads=8, time_limit=60)
+        with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(
+            server.url + "metrics", timeout=10
+        ) as response:
+            scraped = response.read().decode()
+    finally:
+        server.stop()
+
+    assert load.errors == []
+    found = samples(scraped)
+    [target] = {target for _, target in found}
+    assert target == f"root@127.0.0.1:3306/{own_database}"
+    assert found[("mysqlpool_borrowed_total", target)] == 201  # every request, all workers
+    assert found[("mysqlpool_created_total", target)] == len(load.ids_by_pid) <= WORKERS
+    assert found[("mysqlpool_checked_out", target)] == 0  # published after giving back

@@ -35,3 +35,11 @@ def on_exit(server: Any) -> None:
         result = {"ok": False, "error": f"{type(error).__module__}.{type(error).__name__}: {error}"}
     with open(check_file, "w") as out:
         json.dump(result, out)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """prometheus_client's multiprocess mode: a dead worker's live gauges go away."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -48,6 +48,8 @@ ROOT_URLCONF = "demosite.urls"
 WSGI_APPLICATION = "demosite.wsgi.application"
 INSTALLED_APPS: list[str] = []
 MIDDLEWARE: list[str] = []
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # tests/test_prometheus.py under gunicorn
+    MIDDLEWARE.append("django_mysqlpool.prometheus.MetricsMiddleware")
 USE_TZ = True
 
 # With DEBUG off Django prints no traceback for a failed request; the demo wants to show it.

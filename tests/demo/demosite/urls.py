@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 
 from django.db import connection
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import path
 
 
@@ -45,4 +45,19 @@ async def slow_async(request: HttpRequest) -> JsonResponse:
     return JsonResponse(answer)
 
 
-urlpatterns = [path("", whoami), path("slow", slow), path("async", slow_async)]
+def metrics(request: HttpRequest) -> HttpResponse:
+    """prometheus_client's multiprocess scrape: the sum over every worker's files."""
+    from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)
+    return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+
+
+urlpatterns = [
+    path("", whoami),
+    path("slow", slow),
+    path("async", slow_async),
+    path("metrics", metrics),
+]
