@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import importlib
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,3 +81,18 @@ def connection_limit(config: settings.PoolConfig) -> int | None:
         return None
     size, overflow = effective["pool_size"], effective["max_overflow"]
     return None if size == 0 or overflow < 0 else size + overflow
+
+
+@contextmanager
+def server_cursor(alias: str) -> Iterator[Any]:
+    """A cursor on ``alias``'s server; gives back the connection if it opened it."""
+    from django.db import connections
+
+    connection = connections[alias]
+    must_close = connection.connection is None
+    try:
+        with connection.cursor() as cursor:
+            yield cursor
+    finally:
+        if must_close:
+            connection.close()

@@ -12,9 +12,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.core import checks
-from django.db import connections
 
-from .aliases import PooledAlias, connection_limit, pooled_aliases
+from .aliases import PooledAlias, connection_limit, pooled_aliases, server_cursor
 
 
 @checks.register("mysqlpool")
@@ -102,13 +101,7 @@ def check_against_server(
 
 
 def _server_limits(alias: str) -> tuple[int, int]:
-    connection = connections[alias]
-    must_close = connection.connection is None
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT @@max_connections, @@wait_timeout")
-            max_connections, wait_timeout = cursor.fetchone()
-    finally:
-        if must_close:
-            connection.close()
+    with server_cursor(alias) as cursor:
+        cursor.execute("SELECT @@max_connections, @@wait_timeout")
+        max_connections, wait_timeout = cursor.fetchone()
     return int(max_connections), int(wait_timeout)

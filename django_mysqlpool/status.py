@@ -13,7 +13,7 @@ from typing import Any
 from django.db import connections
 
 from . import lifecycle, targets
-from .aliases import PooledAlias, connection_limit, pooled_aliases
+from .aliases import PooledAlias, connection_limit, pooled_aliases, server_cursor
 
 #: Bumped only when a key changes meaning or goes away; new keys may be added.
 JSON_VERSION = 1
@@ -56,26 +56,20 @@ def alias_report(pooled: PooledAlias, processes: int) -> dict[str, Any]:
 
 
 def server_view(alias: str) -> dict[str, Any]:
-    connection = connections[alias]
-    must_close = connection.connection is None
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT VERSION(), @@max_connections, @@wait_timeout")
-            version, max_connections, wait_timeout = cursor.fetchone()
-            cursor.execute("SHOW GLOBAL STATUS LIKE 'Threads_connected'")
-            threads_connected = int(cursor.fetchone()[1])
-            cursor.execute(
-                "SELECT USER, SUBSTRING_INDEX(HOST, ':', 1) AS client, COUNT(*) "
-                "FROM information_schema.PROCESSLIST GROUP BY USER, client "
-                "ORDER BY COUNT(*) DESC, USER, client"
-            )
-            by_client = [
-                {"user": user, "host": host, "connections": int(count)}
-                for user, host, count in cursor.fetchall()
-            ]
-    finally:
-        if must_close:
-            connection.close()
+    with server_cursor(alias) as cursor:
+        cursor.execute("SELECT VERSION(), @@max_connections, @@wait_timeout")
+        version, max_connections, wait_timeout = cursor.fetchone()
+        cursor.execute("SHOW GLOBAL STATUS LIKE 'Threads_connected'")
+        threads_connected = int(cursor.fetchone()[1])
+        cursor.execute(
+            "SELECT USER, SUBSTRING_INDEX(HOST, ':', 1) AS client, COUNT(*) "
+            "FROM information_schema.PROCESSLIST GROUP BY USER, client "
+            "ORDER BY COUNT(*) DESC, USER, client"
+        )
+        by_client = [
+            {"user": user, "host": host, "connections": int(count)}
+            for user, host, count in cursor.fetchall()
+        ]
     return {
         "version": version,
         "max_connections": int(max_connections),
