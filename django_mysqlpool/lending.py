@@ -27,6 +27,7 @@ from sqlalchemy.pool import Pool, QueuePool
 from . import driver, fork, leaks, liveness, reset
 from .errors import PoolError, PoolTimeout
 from .handle import PooledConnection
+from .hosts import HostList
 from .settings import PoolConfig
 from .stats import PoolCounters
 
@@ -85,6 +86,7 @@ class RegisteredPool:
     retired: bool = False
     created_at: float = field(default_factory=time.monotonic)
     fork_generation: int = field(default_factory=lambda: fork.generation)
+    hosts: HostList | None = None  # OPTIONS["pool"]["hosts"]
     #: Set when connecting fails, cleared by the next successful connect (pool_events.py).
     outage: Outage | None = None
     _retrying: threading.Lock = field(default_factory=threading.Lock, repr=False)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Hashable, Mapping
 from types import ModuleType
 from typing import Any
 
-from . import fork, pool_events, settings, targets
+from . import fork, hosts, pool_events, settings, targets
 from .lending import WAIT_SLICE, RegisteredPool
 from .settings import PoolConfig
 
@@ -119,8 +119,16 @@ def _build(
         # SQLAlchemy waits in short slices; lending.py keeps the user's deadline and
         # stops waiting early when the server is down (see RegisteredPool.borrow).
         arguments["timeout"] = WAIT_SLICE
+    host_list = None
+    creator: Callable[[], Any] = lambda: connect(**connect_kwargs)  # noqa: E731
+    if config.hosts:
+        default_port = int(connect_kwargs.get("port") or 3306)
+        host_list = hosts.HostList(
+            list(config.hosts), default_port, config.host_backoff, config.require
+        )
+        creator = host_list.creator(connect, connect_kwargs, database)
     pool = config.backend(
-        lambda: connect(**connect_kwargs),
+        creator,
         reset_on_return=None,  # reset.py does it, and discards what it cannot reset
         recycle=config.recycle if config.recycle is not None else -1,  # type: ignore[arg-type]
         **arguments,
@@ -132,7 +140,10 @@ def _build(
     )
     registered = RegisteredPool(
         key=key,
-        target=targets.describe(connect_kwargs),
+        target=targets.describe(
+            connect_kwargs, [h.name for h in host_list.hosts] if host_list else None
+        ),
+        hosts=host_list,
         setting=setting,
         config=config,
         pool=pool,

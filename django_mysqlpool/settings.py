@@ -62,6 +62,23 @@ RULES: dict[str, Rule] = {
     ),
     "echo": Rule(lambda v: isinstance(v, bool) or v == "debug", "True, False or 'debug'"),
     "logging_name": Rule(lambda v: isinstance(v, str) and v != "", "a non-empty str"),
+    "hosts": Rule(
+        lambda v: (
+            isinstance(v, (list, tuple))
+            and len(v) > 0
+            and all(_hosts().is_valid_entry(entry) for entry in v)
+        ),
+        "a non-empty list of 'host' or 'host:port' strings, tried in order for new "
+        "connections (HOST and PORT are then the defaults only)",
+    ),
+    "host_backoff": Rule(
+        lambda v: _is_number(v) and v >= 0,
+        "a number of seconds >= 0 a failed host is skipped for (default 5)",
+    ),
+    "require": Rule(
+        lambda v: v is None or v in ("primary", "replica"),
+        "'primary' (only a server with @@read_only = 0), 'replica' (@@read_only = 1) or None",
+    ),
     "wait_warning_after": Rule(
         lambda v: v is None or (_is_number(v) and v >= 0),
         "a number of seconds >= 0: log a WARNING when a borrower waited longer than that "
@@ -84,6 +101,9 @@ RULES: dict[str, Rule] = {
 }
 #: Arguments we implement ourselves instead of handing them to SQLAlchemy.
 OWN_ARGUMENTS = (
+    "hosts",
+    "host_backoff",
+    "require",
     "wait_warning_after",
     "leak_timeout",
     "pre_ping",
@@ -106,6 +126,9 @@ DEFAULTS: dict[str, Any] = {
     "reset_on_return": "rollback",
     "leak_timeout": None,
     "wait_warning_after": 1.0,
+    "hosts": None,
+    "host_backoff": 5.0,
+    "require": None,
     "echo": False,
     "logging_name": None,
 }
@@ -123,6 +146,9 @@ class PoolConfig:
     reset: str = "transaction"
     leak_timeout: float | None = None
     wait_warning_after: float = float("inf")  # None in settings: never
+    hosts: tuple[str, ...] | None = None
+    host_backoff: float = 5.0
+    require: str | None = None
 
     def sqlalchemy_arguments(self) -> dict[str, Any]:
         return {k: v for k, v in self.arguments.items() if k not in OWN_ARGUMENTS}
@@ -179,10 +205,19 @@ def resolve(pool_option: Any) -> PoolConfig | None:
         recycle=arguments.get("recycle"),
         reset=arguments.get("reset", "transaction"),
         leak_timeout=arguments.get("leak_timeout"),
+        hosts=tuple(arguments["hosts"]) if arguments.get("hosts") else None,
+        host_backoff=float(arguments.get("host_backoff", DEFAULTS["host_backoff"])),
+        require=arguments.get("require"),
         wait_warning_after=_never_if_none(
             arguments.get("wait_warning_after", DEFAULTS["wait_warning_after"])
         ),
     )
+
+
+def _hosts() -> Any:
+    from . import hosts  # late: settings must not import the pool's modules at load
+
+    return hosts
 
 
 def _never_if_none(seconds: float | None) -> float:

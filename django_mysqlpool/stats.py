@@ -34,6 +34,7 @@ DEAD_ON_BORROW = "dead_on_borrow"
 PING_FAILURES = "ping_failures"
 CONNECT_ERRORS = "connect_errors"
 AGE_SECONDS = "age_seconds"
+HOSTS = "hosts"  # only for a target with OPTIONS["pool"]["hosts"]
 
 #: The counters (monotonic) among the keys, for collectors that need to tell them apart.
 COUNTERS = (
@@ -149,7 +150,7 @@ def snapshot(registered: RegisteredPool) -> dict[str, Any]:
     pool = registered.pool
     counters = registered.counters.read()
     size = _ask(pool, "size", registered.config.arguments.get("pool_size"))
-    return {
+    found = {
         TARGET: registered.target,
         SIZE: size,
         CHECKED_OUT: counters.pop(CHECKED_OUT),
@@ -160,6 +161,11 @@ def snapshot(registered: RegisteredPool) -> dict[str, Any]:
         AGE_SECONDS: round(time.monotonic() - registered.created_at, 3),
         SETTINGS: registered.effective_settings(),
     }
+    if registered.hosts is not None:
+        from . import driver
+
+        found[HOSTS] = registered.hosts.report(driver.is_open)
+    return found
 
 
 def _ask(pool: Any, method: str, default: Any) -> Any:

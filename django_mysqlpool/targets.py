@@ -6,7 +6,7 @@ key is all of them, frozen recursively. The label is what users see: never a pas
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
 POOL_OPTION = "pool"
@@ -42,12 +42,14 @@ def add_django_autocommit(connect_kwargs: dict[str, Any], settings_dict: Mapping
     connect_kwargs.setdefault("autocommit", bool(settings_dict.get("AUTOCOMMIT", True)))
 
 
-def describe(connect_kwargs: Mapping[str, Any]) -> str:
-    """``user@host:port/db`` (or ``user@/path/to.sock/db``), for messages and stats."""
+def describe(connect_kwargs: Mapping[str, Any], hosts: Sequence[str] | None = None) -> str:
+    """``user@host:port/db`` (``user@/path/to.sock/db``, ``user@h1:p1,h2:p2/db``)."""
     user = connect_kwargs.get("user") or ""
     database = connect_kwargs.get("database") or connect_kwargs.get("db") or ""
     socket = connect_kwargs.get("unix_socket")
-    if socket:
+    if hosts:
+        where = ",".join(hosts)
+    elif socket:
         where = str(socket)
     else:
         host = connect_kwargs.get("host") or "localhost"

@@ -47,12 +47,15 @@ def test_unknown_backend_names_the_setting_and_what_is_allowed(
         ({"pool_size": True}, "got True"),
         (
             {"poolsize": 3},
-            "unknown argument 'poolsize' for QueuePool; allowed: echo, leak_timeout, logging_name",
+            "unknown argument 'poolsize' for QueuePool; allowed: echo, host_backoff, hosts",
         ),
         ({"creator": print}, "'creator'] is managed by django-mysqlpool"),
         ({"reset_on_return": "commit"}, "must be 'rollback'"),
         ({"pre_ping_after": -1}, "MYSQLPOOL_ARGUMENTS['pre_ping_after'] must be a number of"),
         ({"leak_timeout": 0}, "MYSQLPOOL_ARGUMENTS['leak_timeout'] must be a number of seconds"),
+        ({"hosts": ["db1:99999"]}, "['hosts'] must be a non-empty list of 'host' or 'host:port'"),
+        ({"hosts": "db1,db2"}, "['hosts'] must be a non-empty list"),
+        ({"require": "master"}, "['require'] must be 'primary' (only a server with @@read_only"),
         (["pool_size"], "MYSQLPOOL_ARGUMENTS must be a dict of pool arguments"),
     ],
 )

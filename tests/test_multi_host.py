@@ -1,0 +1,112 @@
+"""``OPTIONS["pool"]["hosts"]``: new connections go to the first usable host, in order.
+
+Two throwaway servers on loopback (never the shared one) stand in for a primary and a
+replica, or two nodes of a cluster.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import django_mysqlpool
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def servers() -> Iterator[tuple[Any, Any]]:
+    from tests.support.mariadb_server import ThrowawayMariaDB, find_server
+
+    if find_server() is None:
+        pytest.skip("mariadbd is not installed: install mariadb-server to run this test")
+    with ThrowawayMariaDB() as first, ThrowawayMariaDB() as second:
+        yield first, second
+
+
+@pytest.fixture
+def nodes(servers) -> Iterator[tuple[Any, Any]]:
+    """Both servers up and writable at the start and end of each test."""
+    for server in servers:
+        if not server.is_running:
+            server.boot()
+        server.sql("SET GLOBAL read_only = 0")
+    yield servers
+    for server in servers:
+        if not server.is_running:
+            server.boot()
+        server.sql("SET GLOBAL read_only = 0")
+
+
+def multi_host(make_wrapper, nodes, **pool: Any):
+    first, second = nodes
+    hosts = [f"{first.host}:{first.port}", f"{second.host}:{second.port}"]
+    return make_wrapper(
+        pool={"hosts": hosts, "host_backoff": 0.5, **pool},
+        HOST=first.host,
+        PORT=first.port,
+        USER="root",
+        PASSWORD="",
+        OPTIONS={"connect_timeout": 2},
+    )
+
+
+def serving_port(wrapper) -> int:
+    with wrapper.cursor() as cursor:
+        cursor.execute("SELECT @@port")
+        return int(cursor.fetchone()[0])
+
+
+def test_a_down_first_host_is_skipped_then_used_again_after_its_backoff(make_wrapper, nodes):
+    first, second = nodes
+    first.halt()
+    holder = multi_host(make_wrapper, nodes)
+    assert serving_port(holder) == second.port  # no error: the second host took it
+    [stats] = django_mysqlpool.pool_stats()
+    by_host = {h["host"]: h for h in stats["hosts"]}
+    assert stats["target"] == f"root@127.0.0.1:{first.port},127.0.0.1:{second.port}/test"
+    assert by_host[f"127.0.0.1:{second.port}"]["connections"] == 1
+    assert by_host[f"127.0.0.1:{first.port}"]["last_error"].startswith("OperationalError")
+
+    first.boot()
+    time.sleep(0.7)  # past host_backoff (0.5 s + up to 20% jitter)
+    other = multi_host(make_wrapper, nodes)
+    assert serving_port(other) == first.port  # a new connection: the first host again
+    assert serving_port(holder) == second.port  # open connections are not moved
+
+
+@pytest.mark.parametrize(
+    ("require", "read_only_node", "expected_node"),
+    [
+        ("primary", 0, 1),
+        ("replica", 1, 1),
+        ("replica", 0, 0),
+        ("primary", 1, 0),
+    ],
+)
+def test_require_picks_the_node_with_the_right_role(
+    make_wrapper, nodes, require, read_only_node, expected_node
+):
+    nodes[read_only_node].sql("SET GLOBAL read_only = 1")
+    wrapper = multi_host(make_wrapper, nodes, require=require)
+    assert serving_port(wrapper) == nodes[expected_node].port
+    [stats] = django_mysqlpool.pool_stats()
+    skipped = [h for h in stats["hosts"] if h["last_error"]]
+    if expected_node == 0:
+        assert skipped == []  # the first host had the role: the second was never asked
+    else:
+        assert len(skipped) == 1 and f"(require: '{require}')" in skipped[0]["last_error"]
+
+
+def test_when_the_host_in_use_dies_the_next_borrow_moves_to_the_next_host(make_wrapper, nodes):
+    first, second = nodes
+    wrapper = multi_host(make_wrapper, nodes)
+    assert serving_port(wrapper) == first.port
+    wrapper.close()  # idle in the pool, on the first host
+    first.halt()
+    assert serving_port(wrapper) == second.port  # the dead one replaced, on the next host
+    [stats] = django_mysqlpool.pool_stats()
+    assert stats["dead_on_borrow"] == 1 and stats["connect_errors"] == 0
