@@ -316,8 +316,12 @@ class ThrowawayMariaDB:
         startup_timeout: float = 30.0,
         shutdown_timeout: float = 20.0,
         tls: bool = False,
+        datadir_from: Path | None = None,
     ) -> None:
         self.server_args = tuple(server_args)
+        #: Start from a copy of this (stopped) server's data instead of a fresh install:
+        #: Galera nodes that share a state need no state transfer.
+        self.datadir_from = datadir_from
         self.tls = tls
         self.certificates: dict[str, Path] = {}
         self.databases = tuple(databases)
@@ -342,8 +346,11 @@ class ThrowawayMariaDB:
         self.directory = Path(tempfile.mkdtemp(prefix="mysqlpool-mariadb-"))
         _STARTED.add(self)
         try:
-            (self.directory / "data").mkdir()
-            install_datadir(self.directory / "data", self.directory / "install.log")
+            if self.datadir_from is not None:
+                shutil.copytree(self.datadir_from, self.directory / "data", symlinks=True)
+            else:
+                (self.directory / "data").mkdir()
+                install_datadir(self.directory / "data", self.directory / "install.log")
             if self.tls:
                 self.certificates = make_certificates(self.directory / "tls")
                 self.server_args += tuple(
