@@ -51,8 +51,54 @@ def alias_report(pooled: PooledAlias, processes: int) -> dict[str, Any]:
     found["pool"] = lifecycle.pool_stats(pooled.alias)  # after connecting: this process's
     if found["pool"] is not None:
         found["settings"] = found["pool"]["settings"]  # recycle as derived from the server
-    found["sizing"] = sizing(connection_limit(pooled.config), processes, found["server"])
+    limit = connection_limit(pooled.config)
+    found["sizing"] = sizing(limit, processes, found["server"])
+    if pooled.config.hosts:
+        default_port = int(params.get("port") or 3306)
+        found["hosts"] = [
+            host_view(params, entry, default_port, limit, processes)
+            for entry in pooled.config.hosts
+        ]
     return found
+
+
+def host_view(
+    params: dict[str, Any], entry: str, default_port: int, limit: int | None, processes: int
+) -> dict[str, Any]:
+    """One host of a multi-host target, asked over a plain connection of its own.
+
+    Any host may end up holding every connection (after a failover), so each must fit
+    the whole budget on its own.
+    """
+    from django.db.backends.mysql import base as mysql_base
+
+    from . import driver, hosts
+
+    host, port = hosts.parse(entry, default_port)
+    name = f"{host}:{port}"
+    try:
+        raw = driver.original_connect(mysql_base.Database)(  # type: ignore[attr-defined]
+            **{"connect_timeout": 3, **params, "host": host, "port": port}
+        )
+    except Exception as error:
+        return {"host": name, "error": f"{type(error).__name__}: {error}", "sizing": None}
+    try:
+        cursor = raw.cursor()
+        cursor.execute("SELECT @@max_connections, @@read_only")
+        max_connections, read_only = cursor.fetchone()
+        cursor.execute("SHOW GLOBAL STATUS LIKE 'Threads_connected'")
+        threads_connected = int(cursor.fetchone()[1])
+        cursor.close()
+    finally:
+        raw.close()
+    server = {"max_connections": int(max_connections)}
+    return {
+        "host": name,
+        "error": None,
+        "read_only": bool(int(read_only)),
+        "threads_connected": threads_connected,
+        "sizing": sizing(limit, processes, server),
+    }
 
 
 def server_view(alias: str) -> dict[str, Any]:
@@ -147,4 +193,10 @@ def as_text(data: dict[str, Any]) -> str:
             )
             lines.append(f"  connections by user@host: {clients}")
         lines.append(f"  {sizing_line(found)}")
+        for host in found.get("hosts") or []:
+            if host["error"]:
+                lines.append(f"  host {host['host']}: unreachable: {host['error']}")
+            else:
+                role = "read-only" if host["read_only"] else "writable"
+                lines.append(f"  host {host['host']} ({role}): {sizing_line(host)}")
     return "\n".join(lines)

@@ -110,3 +110,45 @@ def test_when_the_host_in_use_dies_the_next_borrow_moves_to_the_next_host(make_w
     assert serving_port(wrapper) == second.port  # the dead one replaced, on the next host
     [stats] = django_mysqlpool.pool_stats()
     assert stats["dead_on_borrow"] == 1 and stats["connect_errors"] == 0
+
+
+def test_status_gives_each_host_its_own_sizing_line(nodes, settings, monkeypatch):
+    import io
+    import json
+
+    from django.core.management import call_command
+
+    from tests.support.aliases import add_aliases
+
+    first, second = nodes
+    hosts = [f"{first.host}:{first.port}", f"{second.host}:{second.port}"]
+    database = {
+        **settings.DATABASES["default"],
+        "HOST": first.host,
+        "PORT": first.port,
+        "OPTIONS": {"pool": {"hosts": hosts, "pool_size": 4, "max_overflow": 1}},
+    }
+    add_aliases(settings, monkeypatch, {"cluster": database})
+    second.sql("SET GLOBAL read_only = 1")
+    first.halt()
+    out = io.StringIO()
+    call_command(
+        "mysqlpool", "status", "--database", "cluster", "--json", "--processes", "10", stdout=out
+    )
+    [found] = json.loads(out.getvalue())["aliases"]
+    down, up = found["hosts"]
+
+    assert down["host"] == hosts[0] and down["error"].startswith("OperationalError")
+    assert up["host"] == hosts[1] and up["read_only"] is True
+    assert up["sizing"] == {
+        "per_process": 5,
+        "processes": 10,
+        "total": 50,
+        "max_connections": 200,
+        "fits": True,
+    }
+    text = io.StringIO()
+    call_command("mysqlpool", "status", "--database", "cluster", "--processes", "50", stdout=text)
+    assert f"host {hosts[0]}: unreachable" in text.getvalue()
+    assert f"host {hosts[1]} (read-only): sizing: 50 process(es) × 5" in text.getvalue()
+    assert "DOES NOT FIT" in text.getvalue()

@@ -17,6 +17,7 @@ from django.core.management import call_command
 from django.db import connections, utils
 
 import django_mysqlpool
+from tests.support.aliases import add_aliases
 
 pytestmark = pytest.mark.slow
 
@@ -70,14 +71,8 @@ def routed(replication, settings, monkeypatch) -> Iterator[tuple[Any, Any]]:
         }
         for alias, server in (("primary", primary), ("replica", replica))
     }
-    with pytest.warns(UserWarning, match="Overriding setting DATABASES"):
-        settings.DATABASES = {**settings.DATABASES, **added}
+    add_aliases(settings, monkeypatch, added)
     settings.DATABASE_ROUTERS = ["tests.routers.PrimaryReplicaRouter"]
-    configured = connections.configure_settings(
-        {"default": dict(settings.DATABASES["default"]), **{a: dict(d) for a, d in added.items()}}
-    )
-    for alias in added:
-        monkeypatch.setitem(connections.settings, alias, configured[alias])
     call_command("migrate", "auth", database="primary", verbosity=0)
     yield primary, replica
     for alias in added:

@@ -19,6 +19,7 @@ from django.db import utils
 
 import django_mysqlpool
 from django_mysqlpool import pools
+from tests.support.aliases import add_aliases
 
 pytestmark = pytest.mark.slow
 
@@ -188,14 +189,7 @@ def _status_of_an_alias_with_the_password(tls_server, settings, monkeypatch) -> 
         "CONN_MAX_AGE": 5,  # so that a check has something to say about it
         "OPTIONS": {"pool": {"pool_size": "bad"}},
     }
-    added = {"blog": blog, "blog_ok": {**blog, "OPTIONS": {}}}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # Django: "Overriding DATABASES..."
-        settings.DATABASES = {**settings.DATABASES, **added}
-    everything = {"default": settings.DATABASES["default"], **added}
-    configured = connections.configure_settings({a: dict(d) for a, d in everything.items()})
-    monkeypatch.setitem(connections.settings, "blog", configured["blog"])
-    monkeypatch.setitem(connections.settings, "blog_ok", configured["blog_ok"])
+    add_aliases(settings, monkeypatch, {"blog": blog, "blog_ok": {**blog, "OPTIONS": {}}})
     told = []
     for args in (["--json"], []):
         out = io.StringIO()
