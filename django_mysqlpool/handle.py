@@ -66,7 +66,7 @@ class PooledConnection:
             return raw.cursor(cursor_class, **kwargs)
         if driver.is_unbuffered(cursor_class):
             self._info[reset.IN_DOUBT] = True
-        return session_cursor(cursor_class, raw, self._session)
+        return session_cursor(cursor_class, raw, self._session, self._info)
 
     # Called on every borrow by Django: direct methods, not the __getattr__ detour.
     def autocommit(self, on: bool) -> None:

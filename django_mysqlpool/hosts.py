@@ -138,6 +138,17 @@ class HostList:
             return "is writable (require: 'replica')"
         return None
 
+    def connection_lost(self, raw: Any, why: str) -> None:
+        """A connection to one of our hosts died: back off from that host at once.
+
+        Otherwise the next new connection would try it first and wait out a connect
+        timeout (a crashed node's port may still accept, with nobody answering).
+        """
+        name = getattr(raw, HOST_ATTRIBUTE, None)
+        for host in self.hosts:
+            if host.name == name and host.skip_until <= time.monotonic():
+                self._failed(host, f"a connection to it was lost: {why}")
+
     def _failed(self, host: Host, why: str) -> None:
         with self._lock:
             host.last_failure = time.time()

@@ -200,16 +200,22 @@ class RegisteredPool:
                 # A borrow that lasted long may have met a server that stopped answering
                 # (a read timeout); only then is the socket worth a look now. A quick
                 # borrow's dead connection is found by the next borrow's check anyway.
+                probe = info.get(PROBE)
                 slow = time.monotonic() - info.get(LENT_AT, 0.0) >= _SLOW_BORROW
+                has_news = probe.has_news if slow and probe is not None else None
                 try:
-                    reset.reset_for_next_borrower(
-                        raw, info, self.config.reset, info.get(PROBE) if slow else None
-                    )
+                    if probe is not None and driver.socket_fd(raw) != probe.fd:
+                        raise reset.UnusableConnection(
+                            "the client library closed it after an error", lost=True
+                        )
+                    reset.reset_for_next_borrower(raw, info, self.config.reset, has_news)
                 except BaseException as error:  # interrupted or failed: never lend it again
                     if getattr(error, "lost", False):
                         # The server or the network stopped answering this borrower:
                         # waiters should not queue up to reconnect, a timeout each.
                         self.outage = Outage(self._lost_error(raw, error))
+                        if self.hosts is not None:
+                            self.hosts.connection_lost(raw, str(error))
                     record.invalidate(error)
                     if not isinstance(error, Exception):
                         raise
@@ -225,8 +231,9 @@ class RegisteredPool:
         """What the plain backend would raise for a connection lost this way."""
         if driver.last_error_code(raw):
             return driver.last_error(raw, self.database)
+        code = getattr(lost, "error_code", 0) or 2013
         return self.database.OperationalError(  # type: ignore[no-any-return]
-            2013, f"Lost connection to server: {lost}"
+            code, f"Lost connection to server: {lost}"
         )
 
     def _live_connection(self, record: Any, started: float) -> Any:
@@ -246,6 +253,8 @@ class RegisteredPool:
             if reason is None:
                 return raw
             self.counters.count_dead_on_borrow(ping_failed=reason.startswith("ping"))
+            if self.hosts is not None:
+                self.hosts.connection_lost(raw, reason)
             record.invalidate(sa_exc.DisconnectionError(f"connection to {self.target}: {reason}"))
         raise PoolError(
             f"django-mysqlpool: {_LIVENESS_ATTEMPTS} connections in a row to {self.target} "

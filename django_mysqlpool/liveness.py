@@ -61,17 +61,30 @@ def _select_probe_for(fd: int) -> Probe:
 _probe_for: Callable[[int], Probe] = _gil_holding_poll() or _select_probe_for
 
 
-def probe_for(raw: Any) -> Probe | None:
-    """For a new connection: a check that its socket has news (made once, run per borrow)."""
+class SocketProbe:
+    """A new connection's socket, and a check that it has news (made once, run per borrow)."""
+
+    __slots__ = ("fd", "has_news")
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.has_news = _probe_for(fd)
+
+
+def probe_for(raw: Any) -> SocketProbe | None:
     fd = driver.socket_fd(raw)
-    return None if fd is None else _probe_for(fd)
+    return None if fd is None else SocketProbe(fd)
 
 
-def why_dead(raw: Any, probe: Probe | None, ping: bool) -> str | None:
+def why_dead(raw: Any, probe: SocketProbe | None, ping: bool) -> str | None:
     """None if the connection looks alive, else the reason it is not."""
     if probe is None or not driver.is_open(raw):
         return "it is closed"
-    if probe():
+    if driver.socket_fd(raw) != probe.fd:
+        # The client library closed the socket after an error (the driver still calls the
+        # connection open): the fd number may already belong to another socket.
+        return "the client library closed it after an error"
+    if probe.has_news():
         return "the server closed it or sent data while it was idle"
     if ping:
         try:

@@ -29,8 +29,10 @@ IN_DOUBT = "in_doubt"
 AUTOCOMMIT = "autocommit"
 #: the C handle whose status flags can be read (``driver.native_handle``), or None;
 NATIVE = "native"
-#: what the session already has (``session.SessionState``).
+#: what the session already has (``session.SessionState``);
 SESSION_STATE = "session"
+#: the code of a fatal error a borrower's statement got (set by the cursor).
+FAILED_WITH = "failed_with"
 
 
 class UnusableConnection(Exception):
@@ -57,7 +59,7 @@ def reset_for_next_borrower(
     else the connection was lost while borrowed (its error code may have been cleared by
     a later call, such as closing the cursor).
     """
-    code = driver.last_error_code(raw)
+    code = info.pop(FAILED_WITH, 0) or driver.last_error_code(raw)
     if code in driver.FATAL_ERROR_CODES:
         raise UnusableConnection(f"its last call failed with error {code}", code)
     if not driver.is_open(raw):

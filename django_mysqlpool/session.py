@@ -12,6 +12,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from .driver import FATAL_ERROR_CODES
+from .reset import FAILED_WITH
+
 #: The session settings Django's ``init_connection_state`` sends, as we recognise them.
 _SETUP = (
     ("isolation", re.compile(r"SET SESSION TRANSACTION ISOLATION LEVEL ([A-Z ]+)", re.I)),
@@ -83,8 +86,24 @@ class SessionCursorMixin:
     """
 
     _mysqlpool_session: SessionState
+    _mysqlpool_info: dict[str, Any]  # the connection record's, see reset.py
     #: Whether this cursor reached the driver (an execute that was not skipped, or more).
     _mysqlpool_used = False
+
+    def _to_driver(self, call: Any, *args: Any) -> Any:
+        """Run a driver call; remember a fatal error for the give-back.
+
+        The error code of the connection does not survive until then: closing the cursor
+        (``next_result()``) clears it, and a lost connection would go back to the pool.
+        """
+        self._mysqlpool_used = True
+        try:
+            return call(*args)
+        except Exception as error:
+            code = error.args[0] if error.args else None
+            if code in FATAL_ERROR_CODES:
+                self._mysqlpool_info[FAILED_WITH] = code
+            raise
 
     def execute(self, query: Any, args: Any = None) -> Any:
         text = _set_statement(query)
@@ -92,23 +111,20 @@ class SessionCursorMixin:
         session = self._mysqlpool_session
         if assignments is not None and all(session.get(n) == v for n, v in assignments):
             return 0  # the session already has exactly this: nothing to send
-        self._mysqlpool_used = True
         if assignments is None:
             if text is not None and _TOUCHES_SETUP.search(text):
                 session.clear()  # changed in a way we do not follow
-            return super().execute(query, args)  # type: ignore[misc]
+            return self._to_driver(super().execute, query, args)  # type: ignore[misc]
         session.clear()  # unknown until the server has answered
-        result = super().execute(query)  # type: ignore[misc]
+        result = self._to_driver(super().execute, query)  # type: ignore[misc]
         session.update(assignments)
         return result
 
     def executemany(self, query: Any, args: Any) -> Any:
-        self._mysqlpool_used = True
-        return super().executemany(query, args)  # type: ignore[misc]
+        return self._to_driver(super().executemany, query, args)  # type: ignore[misc]
 
     def callproc(self, procname: Any, args: Any = ()) -> Any:
-        self._mysqlpool_used = True
-        return super().callproc(procname, args)  # type: ignore[misc]
+        return self._to_driver(super().callproc, procname, args)  # type: ignore[misc]
 
     def close(self) -> None:
         if self._mysqlpool_used:
@@ -134,8 +150,11 @@ def session_cursor_class(cursor_class: type) -> type:
     return session_class
 
 
-def session_cursor(cursor_class: type, raw: Any, session: SessionState) -> Any:
-    """A cursor of ``cursor_class`` on ``raw`` that tracks ``session``."""
+def session_cursor(
+    cursor_class: type, raw: Any, session: SessionState, info: dict[str, Any]
+) -> Any:
+    """A cursor of ``cursor_class`` on ``raw`` that tracks ``session`` and fatal errors."""
     cursor = session_cursor_class(cursor_class)(raw)
     cursor._mysqlpool_session = session
+    cursor._mysqlpool_info = info
     return cursor

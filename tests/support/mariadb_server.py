@@ -237,6 +237,13 @@ def client_command(port: int, user: str = "root", host: str = LOOPBACK) -> list[
     ]
 
 
+def open_to_all(directory: Path) -> None:
+    """chmod a+rwX, recursively (a throwaway server's datadir only)."""
+    directory.chmod(0o777)
+    for path in directory.rglob("*"):
+        path.chmod(0o777 if path.is_dir() else 0o666)
+
+
 def make_certificates(directory: Path) -> dict[str, Path]:
     """A throwaway CA and a server certificate for 127.0.0.1, made with the openssl CLI.
 
@@ -317,11 +324,15 @@ class ThrowawayMariaDB:
         shutdown_timeout: float = 20.0,
         tls: bool = False,
         datadir_from: Path | None = None,
+        open_datadir: bool = False,
     ) -> None:
         self.server_args = tuple(server_args)
         #: Start from a copy of this (stopped) server's data instead of a fresh install:
         #: Galera nodes that share a state need no state transfer.
         self.datadir_from = datadir_from
+        #: Let any user write the datadir: Galera's rsync state transfer runs its daemon as
+        #: "nobody" when the server runs as root, and must create the joiner's files.
+        self.open_datadir = open_datadir
         self.tls = tls
         self.certificates: dict[str, Path] = {}
         self.databases = tuple(databases)
@@ -351,6 +362,8 @@ class ThrowawayMariaDB:
             else:
                 (self.directory / "data").mkdir()
                 install_datadir(self.directory / "data", self.directory / "install.log")
+            if self.open_datadir:
+                open_to_all(self.directory / "data")
             if self.tls:
                 self.certificates = make_certificates(self.directory / "tls")
                 self.server_args += tuple(
