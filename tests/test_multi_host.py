@@ -126,6 +126,9 @@ def test_status_gives_each_host_its_own_sizing_line(nodes, settings, monkeypatch
         **settings.DATABASES["default"],
         "HOST": first.host,
         "PORT": first.port,
+        "NAME": "test",  # not pytest-django's test database, which these servers lack
+        "USER": "root",
+        "PASSWORD": "",
         "OPTIONS": {"pool": {"hosts": hosts, "pool_size": 4, "max_overflow": 1}},
     }
     add_aliases(settings, monkeypatch, {"cluster": database})
@@ -139,7 +142,8 @@ def test_status_gives_each_host_its_own_sizing_line(nodes, settings, monkeypatch
     down, up = found["hosts"]
 
     assert down["host"] == hosts[0] and down["error"].startswith("OperationalError")
-    assert up["host"] == hosts[1] and up["read_only"] is True
+    assert up["host"] == hosts[1] and up["error"] is None, up
+    assert up["read_only"] is True
     assert up["sizing"] == {
         "per_process": 5,
         "processes": 10,
