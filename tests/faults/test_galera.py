@@ -15,6 +15,7 @@ import pytest
 
 import django_mysqlpool
 from tests.faults.harness import RESULTS, Ledger, Load, ScenarioResult
+from tests.support import galera
 from tests.support.observer import Observer
 
 pytestmark = pytest.mark.slow
@@ -24,7 +25,6 @@ THREADS = 8
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Any]:
-    from tests.support import galera
     from tests.support.mariadb_server import find_server
 
     why_not = galera.available() if find_server() else "mariadbd is not installed"
@@ -43,7 +43,7 @@ def test_killing_the_node_in_use_moves_every_later_request_to_another_node(clust
             host=survivor.host, port=survivor.port, user="root", password="", database="faults"
         )
     )
-    ledger.create()
+    galera.when_ready(ledger.create)
     pool = {"hosts": hosts, "pool_size": THREADS, "max_overflow": 0, "host_backoff": 30}
     # Writes on the surviving nodes wait until the cluster has evicted the dead one.
     options = {"connect_timeout": 2, "read_timeout": 10, "write_timeout": 10}
@@ -67,7 +67,7 @@ def test_killing_the_node_in_use_moves_every_later_request_to_another_node(clust
     nodes[0].halt(kill=True)
     time.sleep(5.0)
     hung = load.stop()
-    lost, phantom, ambiguous = ledger.verify()
+    lost, phantom, ambiguous = galera.when_ready(ledger.verify)
     [after] = django_mysqlpool.pool_stats()
     # In flight at the crash: statements on the dead node, and borrowers that were
     # connecting at that instant (they get the connect error at once, see lending.py).
@@ -77,8 +77,9 @@ def test_killing_the_node_in_use_moves_every_later_request_to_another_node(clust
     assert on_first > 0  # the pool was using the first node when it died
     assert hung == []
     assert late_failures == []  # errors only for what was in flight at the crash
-    # The cluster evicts the dead node after evs.suspect_timeout (1.5 s here): writes wait.
-    assert all(delay is not None and delay < 1.5 + 1.5 for delay in recovered), recovered
+    # Writes wait until the cluster has evicted the dead node: evs.inactive_timeout (3 s
+    # here, see tests/support/galera.py) at most, then a second to reconnect.
+    assert all(delay is not None and delay < 3 + 1 for delay in recovered), recovered
     assert (lost, phantom) == (0, 0)
     by_host = {h["host"]: h for h in after["hosts"]}
     assert by_host[hosts[0]]["connections"] == 0 and by_host[hosts[0]]["last_error"]

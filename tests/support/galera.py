@@ -99,9 +99,25 @@ class GaleraCluster:
         deadline = time.monotonic() + timeout
         while True:
             found = self.status(node)
-            synced = found.get("wsrep_local_state_comment") == "Synced"
+            synced = (
+                found.get("wsrep_local_state_comment") == "Synced"
+                and found.get("wsrep_ready") == "ON"
+            )
             if synced and int(found.get("wsrep_cluster_size", 0)) >= cluster_size:
                 return
             if time.monotonic() > deadline:
                 raise ServerFailed(f"node on port {node.port} not synced: {found}")
+            time.sleep(0.1)
+
+
+def when_ready(action: Any, timeout: float = 15.0) -> Any:
+    """``action()``, retried while a node says it is not ready (1047: the cluster is
+    re-forming after a node left)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return action()
+        except Exception as error:
+            if not (error.args and error.args[0] == 1047) or time.monotonic() > deadline:
+                raise
             time.sleep(0.1)
