@@ -74,15 +74,6 @@ def pooled_aliases(only: list[str] | None = None) -> list[PooledAlias]:
     return found
 
 
-def connection_limit(config: settings.PoolConfig) -> int | None:
-    """pool_size + max_overflow for a QueuePool-like backend; None when unlimited."""
-    effective = config.effective()
-    if "pool_size" not in effective or "max_overflow" not in effective:
-        return None
-    size, overflow = effective["pool_size"], effective["max_overflow"]
-    return None if size == 0 or overflow < 0 else size + overflow
-
-
 @contextmanager
 def server_cursor(alias: str) -> Iterator[Any]:
     """A cursor on ``alias``'s server; gives back the connection if it opened it."""

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.core import checks
 
-from .aliases import PooledAlias, connection_limit, pooled_aliases, server_cursor
+from .aliases import PooledAlias, pooled_aliases, server_cursor
 
 
 @checks.register("mysqlpool")
@@ -72,7 +72,7 @@ def check_against_server(
         if pooled.config is None:
             continue  # E001 says why
         max_connections, wait_timeout = _server_limits(pooled.alias)
-        limit = connection_limit(pooled.config)
+        limit = pooled.config.connection_limit()
         if limit is not None and limit > max_connections:
             found.append(
                 checks.Warning(

@@ -22,13 +22,13 @@ from types import ModuleType
 from typing import Any, NoReturn
 
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.pool import Pool, QueuePool
+from sqlalchemy.pool import Pool
 
 from . import driver, fork, leaks, liveness, reset
 from .errors import PoolError, PoolTimeout
 from .handle import PooledConnection
 from .hosts import HostList
-from .settings import PoolConfig
+from .settings import DEFAULTS, PoolConfig
 from .stats import PoolCounters
 
 logger = logging.getLogger("django_mysqlpool")
@@ -47,9 +47,6 @@ PROBE = "probe"
 _LIVENESS_ATTEMPTS = 3
 #: How long one wait inside SQLAlchemy's queue lasts before the borrower looks up again.
 WAIT_SLICE = 0.05
-#: What SQLAlchemy's QueuePool uses when nothing is set.
-DEFAULT_TIMEOUT = 30.0
-DEFAULT_MAX_OVERFLOW = 10
 #: While the server is down, a borrower that waited longer than this does not reconnect.
 _MAX_WAIT_BEFORE_RETRY = 0.5
 #: A borrow at least this long gets its socket checked on return (see ``give_back``).
@@ -131,7 +128,7 @@ class RegisteredPool:
         a waiter gives up with the connect error as soon as connecting is known to fail: a
         request then fails within the driver's ``connect_timeout``, as with no pool.
         """
-        deadline = started + self.config.arguments.get("timeout", DEFAULT_TIMEOUT)
+        deadline = started + self.config.arguments.get("timeout", DEFAULTS["timeout"])
         while True:
             try:
                 return self.pool._do_get()
@@ -169,11 +166,7 @@ class RegisteredPool:
 
     def max_connections(self) -> int | None:
         """The most connections this pool opens at once, or None for no limit."""
-        if not isinstance(self.pool, QueuePool):
-            return None
-        size = self.pool.size()
-        overflow = self.config.arguments.get("max_overflow", DEFAULT_MAX_OVERFLOW)
-        return None if size == 0 or overflow < 0 else size + overflow
+        return self.config.connection_limit()
 
     def effective_settings(self) -> dict[str, Any]:
         """The settings in force, defaults filled in (never a connect kwarg)."""
@@ -304,15 +297,14 @@ class RegisteredPool:
         raise error
 
     def _exhaustion_message(self, waited: float) -> str:
-        arguments = self.config.arguments
-        size = arguments.get("pool_size", 5)
-        overflow = arguments.get("max_overflow", 10)
+        effective = self.config.effective()
+        size, overflow = effective["pool_size"], effective["max_overflow"]
         return (
             f"django-mysqlpool: couldn't get a connection to {self.target} after "
             f"{waited:.2f} sec: all {size + max(overflow, 0)} connections (pool_size={size}, "
             f"max_overflow={overflow}) are in use. Raise 'pool_size' or 'max_overflow' in "
             f"{self.setting} to allow more, raise 'timeout' (now "
-            f"{arguments.get('timeout', 30)} sec) to wait longer, or give connections back "
+            f"{effective['timeout']:g} sec) to wait longer, or give connections back "
             f"sooner (connection.close(), django_mysqlpool.auto_close_db)."
         )
 

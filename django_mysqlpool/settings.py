@@ -162,6 +162,14 @@ class PoolConfig:
         values = {name: self.arguments.get(name, DEFAULTS.get(name)) for name in accepted}
         return {"backend": self.backend.__name__, **values}
 
+    def connection_limit(self) -> int | None:
+        """pool_size + max_overflow for a QueuePool-like backend; None when unlimited."""
+        effective = self.effective()
+        if "pool_size" not in effective or "max_overflow" not in effective:
+            return None
+        size, overflow = effective["pool_size"], effective["max_overflow"]
+        return None if size == 0 or overflow < 0 else int(size + overflow)
+
 
 def resolve(pool_option: Any) -> PoolConfig | None:
     """The configuration for a connect call's ``OPTIONS["pool"]``; None means "don't pool"."""
@@ -284,8 +292,19 @@ def validate_arguments(arguments: Any, setting: str, backend: type[sa_pool.Pool]
     return checked
 
 
+_accepted: dict[type[sa_pool.Pool], frozenset[str]] = {}
+
+
 def accepted_arguments(backend: type[sa_pool.Pool]) -> frozenset[str]:
-    """The arguments ``backend`` takes that we know how to validate."""
+    """The arguments ``backend`` takes that we know how to validate (remembered per class:
+    ``pool_stats()`` asks on every call)."""
+    found = _accepted.get(backend)
+    if found is None:
+        found = _accepted[backend] = _read_accepted_arguments(backend)
+    return found
+
+
+def _read_accepted_arguments(backend: type[sa_pool.Pool]) -> frozenset[str]:
     names: set[str] = set()
     for klass in backend.__mro__:
         init = klass.__dict__.get("__init__")

@@ -11,6 +11,8 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from . import driver
+
 if TYPE_CHECKING:
     from .lending import RegisteredPool
 
@@ -162,8 +164,6 @@ def snapshot(registered: RegisteredPool) -> dict[str, Any]:
         SETTINGS: registered.effective_settings(),
     }
     if registered.hosts is not None:
-        from . import driver
-
         found[HOSTS] = registered.hosts.report(driver.is_open)
     return found
 

@@ -13,7 +13,7 @@ from typing import Any
 from django.db import connections
 
 from . import lifecycle, targets
-from .aliases import PooledAlias, connection_limit, pooled_aliases, server_cursor
+from .aliases import PooledAlias, pooled_aliases, server_cursor
 
 #: Bumped only when a key changes meaning or goes away; new keys may be added.
 JSON_VERSION = 1
@@ -51,7 +51,7 @@ def alias_report(pooled: PooledAlias, processes: int) -> dict[str, Any]:
     found["pool"] = lifecycle.pool_stats(pooled.alias)  # after connecting: this process's
     if found["pool"] is not None:
         found["settings"] = found["pool"]["settings"]  # recycle as derived from the server
-    limit = connection_limit(pooled.config)
+    limit = pooled.config.connection_limit()
     found["sizing"] = sizing(limit, processes, found["server"])
     if pooled.config.hosts:
         default_port = int(params.get("port") or 3306)
