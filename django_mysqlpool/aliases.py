@@ -44,13 +44,14 @@ class PooledAlias:
 
 
 def is_pooled_engine(engine: Any) -> bool:
+    """``patch.is_pooled_engine``, for an ENGINE no connection has imported yet."""
     if not isinstance(engine, str):
         return False
     try:
-        module = importlib.import_module(engine + ".base")
+        importlib.import_module(engine + ".base")
     except ImportError:
         return False
-    return bool(getattr(module, patch.ENGINE_FLAG, False))
+    return patch.is_pooled_engine(engine)
 
 
 def pooled_aliases(only: list[str] | None = None) -> list[PooledAlias]:

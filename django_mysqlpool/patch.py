@@ -73,7 +73,7 @@ def connect(
     pool_option = kwargs.pop(targets.POOL_OPTION, None)
     caller = _django_caller_settings()
     if pool_option is None:
-        pool_option = caller is not None and _is_pooled_engine(caller.get("ENGINE"))
+        pool_option = caller is not None and is_pooled_engine(caller.get("ENGINE"))
     registered = None
     if not args and pool_option is not False:
         if caller is not None:
@@ -103,7 +103,7 @@ def _django_caller_settings() -> dict[str, Any] | None:
     return None
 
 
-def _is_pooled_engine(engine: Any) -> bool:
+def is_pooled_engine(engine: Any) -> bool:
     if not isinstance(engine, str):
         return False
     pooled = _engine_is_pooled.get(engine)
