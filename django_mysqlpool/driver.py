@@ -7,7 +7,8 @@ pool needs to know about a raw connection beyond PEP 249 is asked here.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
@@ -25,6 +26,18 @@ COM_RESET_CONNECTION = 0x1F
 
 def is_pymysql(database: ModuleType) -> bool:
     return database.__name__.startswith("pymysql") or hasattr(database, "install_as_MySQLdb")
+
+
+def client_library(database: ModuleType) -> str:
+    """The driver and the client library it speaks through, for messages."""
+    if is_pymysql(database):
+        return f"PyMySQL {getattr(database, '__version__', '')}".strip()
+    try:
+        from MySQLdb import _mysql
+
+        return f"mysqlclient on {_mysql.get_client_info()}"
+    except (ImportError, AttributeError):
+        return "mysqlclient"
 
 
 def original_connect(database: ModuleType) -> Callable[..., Any]:
@@ -113,34 +126,108 @@ def drain_results(raw: Any) -> None:
         raw.next_result()
 
 
-def native_handle(raw: Any) -> int | None:
-    """The C handle whose status flags we can read, once checked to agree with the driver."""
-    handle = native.handle_of(raw)
-    if handle is None:
+#: Capabilities switched off (names of ``Capabilities`` fields): the fallbacks' tests set
+#: it, before the pool makes the connections they observe.
+disabled: set[str] = set()
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What the client library lets the pool do without a round trip, for one connection."""
+
+    #: The status flags of each reply can be read (open transaction, unread results).
+    status_read: bool
+    #: The server flags session changes in its replies (session_track_state_change).
+    session_tracking: bool
+    #: COM_RESET_CONNECTION can be sent (clears the session in one round trip).
+    reset_command: bool
+
+    def missing(self) -> list[str]:
+        return [name for name, present in self.__dict__.items() if not present]
+
+
+#: What each missing capability costs, for the warning and the status command.
+FALLBACKS = {
+    "status_read": "whether a transaction is open is judged from autocommit and statement "
+    "texts, and streamed or raw use costs a ROLLBACK",
+    "session_tracking": "session changes are judged from statement texts only (any SET, USE, "
+    "CALL... resets the session)",
+    "reset_command": "a connection whose session changed is closed instead of reset",
+}
+
+
+def status_reader(raw: Any, handle: int | None) -> Callable[[], int | None] | None:
+    """Reads the status flags of ``raw``'s last reply (no round trip); None if impossible."""
+    if "status_read" in disabled:
         return None
-    status = native.server_status(handle)
-    if status is None or bool(status & native.SERVER_STATUS_AUTOCOMMIT) != raw.get_autocommit():
-        return None  # not the library we know: fall back to round trips
-    return handle
-
-
-def server_status(raw: Any, handle: int | None) -> int | None:
-    """The status flags of the server's last reply (no round trip); None if unknown."""
     if handle is not None:
-        return native.server_status(handle)
-    status = getattr(raw, "server_status", None)  # PyMySQL keeps it
-    return status if isinstance(status, int) else None
+        read = native.status_reader(handle)
+        # Checked against what the driver itself knows, in case the library is another one.
+        if read is None or bool((read() or 0) & native.SERVER_STATUS_AUTOCOMMIT) != bool(
+            raw.get_autocommit()
+        ):
+            return None
+        return read
+    if isinstance(getattr(raw, "server_status", None), int):  # PyMySQL keeps it
+        return lambda: raw.server_status
+    return None
 
 
-def reset_session(raw: Any, handle: int | None) -> bool:
-    """COM_RESET_CONNECTION: roll back and clear all session state. False if unavailable."""
-    if handle is not None:
-        return native.reset_connection(handle)
-    if hasattr(raw, "_execute_command"):  # PyMySQL, which has no constant for it
-        raw._execute_command(COM_RESET_CONNECTION, b"")
-        raw._read_ok_packet()
-        return True
-    return False
+def enable_session_tracking(raw: Any, read_status: Callable[[], int | None] | None) -> bool:
+    """Ask the server to flag session changes; True if this connection sees the flag.
+
+    PyMySQL never declares CLIENT_SESSION_TRACK, so the server would not send the flag.
+    """
+    if "session_tracking" in disabled or read_status is None or hasattr(raw, "_sock"):
+        return False
+    try:
+        run_statements(raw, [TRACK_SESSION_STATE], multi=False)
+    except Exception:  # a server without the variable (MySQL < 5.7)
+        return False
+    tracked = bool((read_status() or 0) & native.SERVER_SESSION_STATE_CHANGED)
+    if not tracked:
+        run_statements(raw, [TRACK_SESSION_STATE.replace("ON", "OFF")], multi=False)
+    return tracked
+
+
+TRACK_SESSION_STATE = "SET SESSION session_track_state_change = ON"
+
+
+def can_reset(raw: Any, handle: int | None) -> bool:
+    if "reset_command" in disabled:
+        return False
+    return native.can_reset(handle) or hasattr(raw, "_execute_command")
+
+
+def reset_session(raw: Any, handle: int | None) -> None:
+    """COM_RESET_CONNECTION: roll back and clear all session state (one round trip)."""
+    if handle is not None and native.reset_connection(handle):
+        return
+    raw._execute_command(COM_RESET_CONNECTION, b"")  # PyMySQL, which has no constant for it
+    raw._read_ok_packet()
+
+
+def allows_multi_statements(database: ModuleType, connect_kwargs: Mapping[str, Any]) -> bool:
+    """Whether connections made with these kwargs accept several statements in one query."""
+    if is_pymysql(database):
+        return bool(int(connect_kwargs.get("client_flag") or 0) & _CLIENT_MULTI_STATEMENTS)
+    return connect_kwargs.get("multi_statements", True) is not False  # mysqlclient's default
+
+
+_CLIENT_MULTI_STATEMENTS = 1 << 16
+
+
+def run_statements(raw: Any, statements: Sequence[str], multi: bool) -> None:
+    """Run statements on the driver's own cursor, reading every reply; raise on any error."""
+    cursor = raw.cursor()
+    try:
+        if multi:
+            cursor.execute(";\n".join(statements))
+        else:
+            for statement in statements:
+                cursor.execute(statement)
+    finally:
+        cursor.close()  # reads the replies of the statements after the first (errors too)
 
 
 def ping(raw: Any) -> None:

@@ -1,18 +1,38 @@
 """The borrower's handle: what Django holds as ``DatabaseWrapper.connection``.
 
 A thin proxy to the driver's connection that gives it back to its pool on ``close()``,
-or when it is dropped without one. Once given back, any further use raises what a closed
-MySQLdb connection raises (``OperationalError(2006, '')``), as Django expects.
+or when it is dropped without one. Once given back, the handle and every cursor it
+handed out fail as they would on a closed driver connection (mysqlclient:
+``OperationalError(2006, '')``), and never reach the server connection, which by then
+belongs to another borrower.
 """
 
 from __future__ import annotations
 
-import contextlib
 from types import ModuleType
 from typing import Any, Protocol
 
 from . import driver, reset
-from .session import SessionState, session_cursor
+from .session import SessionNotes, detach, session_cursor
+
+#: Driver connection attributes that neither send anything nor change what the pool
+#: knows of the session; reaching any other through the handle (``query``,
+#: ``select_db``, ``change_user``...) puts the session in doubt, so the give-back resets it.
+HARMLESS_ATTRIBUTES = frozenset(
+    {
+        "ping", "escape", "escape_string", "literal", "string_literal", "encoding",
+        "charset", "thread_id", "get_server_info", "get_host_info", "get_proto_info",
+        "character_set_name", "get_character_set_info", "server_capabilities", "client_flag",
+        "info", "insert_id", "affected_rows", "warning_count", "show_warnings", "errno",
+        "error", "open", "messages", "converter", "decoders", "cursorclass", "fileno",
+        "server_version", "_server_version", "server_status", "host", "port", "user", "db",
+        "sqlstate", "stat", "Warning", "Error", "InterfaceError", "DatabaseError",
+        "DataError", "OperationalError", "IntegrityError", "InternalError",
+        "ProgrammingError", "NotSupportedError", "_binary_prefix", "executemany_fallback",
+    }
+)  # fmt: skip
+#: Past this many cursors a borrow's list drops the closed ones (a long borrow makes many).
+_PRUNE_CURSORS_AT = 32
 
 
 class Lender(Protocol):
@@ -42,31 +62,45 @@ class ClosedConnection:
 class PooledConnection:
     """A pooled DB-API connection; ``close()`` gives it back to its pool."""
 
-    __slots__ = ("_record", "_raw", "_lender", "_info", "_session", "__weakref__")
+    __slots__ = (
+        "_record", "_raw", "_lender", "_notes", "_cursors", "_cursor_class", "__weakref__",
+    )  # fmt: skip
 
     def __init__(self, record: Any, raw: Any, lender: Lender) -> None:
         self._record: Any = record  # SQLAlchemy's connection record; None once given back
         self._raw: Any = raw
         self._lender = lender
         # What we know about this server connection; lives as long as it does.
-        self._info: dict[str, Any] = record.info
-        self._session: SessionState = self._info.setdefault(reset.SESSION_STATE, {})
+        self._notes: SessionNotes = record.info[reset.NOTES]
+        #: Every cursor handed out during this borrow, cut off when it ends.
+        self._cursors: list[Any] = []
+        self._cursor_class: Any = raw.cursorclass
 
     def cursor(self, cursorclass: Any = None, **kwargs: Any) -> Any:
-        """A cursor of the driver's class (or the one asked for) that skips repeated setup.
+        """A cursor of the driver's class (or the one asked for) that keeps session notes.
 
         ``cursorclass`` is mysqlclient's name for the argument, ``cursor`` PyMySQL's.
         """
         raw = self._raw
-        cursor_class = cursorclass or kwargs.pop("cursor", None) or raw.cursorclass
+        cursor_class = cursorclass or kwargs.pop("cursor", None) or self._cursor_class
+        if self._record is None:
+            # Given back: a cursor that fails on first use, as a closed driver
+            # connection's does (Django raises its own error first inside atomic()).
+            return cursor_class(raw)
         if kwargs or not isinstance(cursor_class, type):
-            # Not a call we know how to wrap: the driver's own cursor, and a checking
-            # ROLLBACK on return since we cannot tell what it leaves on the wire.
-            self._info[reset.IN_DOUBT] = True
-            return raw.cursor(cursor_class, **kwargs)
-        if driver.is_unbuffered(cursor_class):
-            self._info[reset.IN_DOUBT] = True
-        return session_cursor(cursor_class, raw, self._session, self._info)
+            # Not a call we know how to wrap: the driver's own cursor, whose effect on the
+            # wire and the session nobody sees; the give-back resets what it may have left.
+            self._notes.in_doubt = True
+            cursor = raw.cursor(cursor_class, **kwargs)
+        else:
+            if driver.is_unbuffered(cursor_class):
+                self._notes.in_doubt = True
+            cursor = session_cursor(cursor_class, raw, self._notes)
+        cursors = self._cursors
+        cursors.append(cursor)
+        if len(cursors) > _PRUNE_CURSORS_AT:
+            cursors[:] = [c for c in cursors if c.connection is not None]
+        return cursor
 
     # Called on every borrow by Django: direct methods, not the __getattr__ detour.
     def autocommit(self, on: bool) -> None:
@@ -90,8 +124,15 @@ class PooledConnection:
         if record is None:
             raise driver.closed_error(self._lender.database)
         self._record = None
-        self._raw = ClosedConnection(self._lender.database)
+        self._cut_off()
         self._lender.give_back(record)
+
+    def _cut_off(self) -> None:
+        """The handle and its cursors stop reaching the server connection."""
+        closed = self._raw = ClosedConnection(self._lender.database)
+        for cursor in self._cursors:
+            detach(cursor, closed)
+        self._cursors = []
 
     def __del__(self) -> None:
         # Dropped without close() (a thread that died mid-request): the pool rolls the
@@ -99,12 +140,15 @@ class PooledConnection:
         record = self._record
         if record is not None:
             self._record = None
-            with contextlib.suppress(Exception):  # nowhere to raise to from a finalizer
+            try:
+                self._cut_off()
                 self._lender.give_back(record)
+            except Exception:  # noqa: S110 - nowhere to raise to from a finalizer
+                pass
 
     def __getattr__(self, name: str) -> Any:
-        if name in driver.RAW_PROTOCOL_CALLS and self._record is not None:
-            self._info[reset.IN_DOUBT] = True
+        if name not in HARMLESS_ATTRIBUTES and self._record is not None:
+            self._notes.in_doubt = True
         return getattr(self._raw, name)
 
     def __enter__(self) -> PooledConnection:

@@ -86,6 +86,10 @@ class RegisteredPool:
     hosts: HostList | None = None  # OPTIONS["pool"]["hosts"]
     #: Set when connecting fails, cleared by the next successful connect (pool_events.py).
     outage: Outage | None = None
+    #: How to set a session up again after COM_RESET_CONNECTION.
+    recipe: reset.SessionRecipe = field(default_factory=lambda: reset.SessionRecipe((), False))
+    #: What the client library can do, as seen on the first connection (None before it).
+    capabilities: driver.Capabilities | None = None
     _retrying: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __repr__(self) -> str:
@@ -152,6 +156,20 @@ class RegisteredPool:
                 logger.warning("django-mysqlpool: cannot connect to %s: %s", self.target, error)
             self.outage = Outage(error)
 
+    def note_capabilities(self, capabilities: driver.Capabilities) -> None:
+        """Keep what the first connection could do; say once what is missing and its cost."""
+        if self.capabilities is not None:
+            return
+        self.capabilities = capabilities
+        for name in capabilities.missing():
+            logger.warning(
+                "django-mysqlpool: connections to %s lack %s (client library %s): %s.",
+                self.target,
+                name,
+                driver.client_library(self.database),
+                driver.FALLBACKS[name],
+            )
+
     def _warn_about_wait(self, waited: float) -> None:
         logger.warning(
             "django-mysqlpool: waited %.2f s for a connection to %s: all %s were in use. "
@@ -201,7 +219,9 @@ class RegisteredPool:
                         raise reset.UnusableConnection(
                             "the client library closed it after an error", lost=True
                         )
-                    reset.reset_for_next_borrower(raw, info, self.config.reset, has_news)
+                    reset.reset_for_next_borrower(
+                        raw, info, self.config.reset, self.recipe, has_news
+                    )
                 except BaseException as error:  # interrupted or failed: never lend it again
                     if getattr(error, "lost", False):
                         # The server or the network stopped answering this borrower:

@@ -2,7 +2,7 @@
 
 The pool needs two things Python's mysqlclient lacks: the server status flags of the last
 reply (to know, without a round trip, whether a transaction is open) and
-``mysql_reset_connection`` (COM_RESET_CONNECTION, for the strict reset mode). Both exist in
+``mysql_reset_connection`` (COM_RESET_CONNECTION, to clear a changed session). Both exist in
 MariaDB Connector/C (libmariadb), which Debian's mysqlclient links. Where the library is
 another one, every function here answers None and the pool falls back to round trips.
 """
@@ -10,6 +10,7 @@ another one, every function here answers None and the pool falls back to round t
 from __future__ import annotations
 
 import ctypes
+from collections.abc import Callable
 from typing import Any
 
 #: ``enum mariadb_value`` in mysql.h: MARIADB_CONNECTION_SERVER_STATUS.
@@ -17,6 +18,9 @@ _SERVER_STATUS = 30
 SERVER_STATUS_IN_TRANS = 0x0001
 SERVER_STATUS_AUTOCOMMIT = 0x0002
 SERVER_MORE_RESULTS_EXIST = 0x0008
+#: Set in a reply whose statement changed session state, once session_track_state_change
+#: is on and the client library declared CLIENT_SESSION_TRACK (libmariadb does).
+SERVER_SESSION_STATE_CHANGED = 0x4000
 
 
 class _Library:
@@ -64,14 +68,27 @@ def handle_of(raw: Any) -> int | None:
     return _capsule_pointer(capsule, _capsule_name(capsule))  # type: ignore[no-any-return]
 
 
-def server_status(handle: int) -> int | None:
-    """The status flags of the server's last reply (no round trip), or None if unknown."""
-    if _library.get_info is None:
+def status_reader(handle: int) -> Callable[[], int | None] | None:
+    """A function reading ``handle``'s status flags (no round trip); None if impossible.
+
+    Called after every statement of a borrow: the output buffer is made once.
+    """
+    get_info = _library.get_info
+    if get_info is None:
         return None
     status = ctypes.c_uint()
-    if _library.get_info(handle, _SERVER_STATUS, ctypes.byref(status)) != b"\x00":
-        return None
-    return status.value
+    where = ctypes.byref(status)
+
+    def read() -> int | None:
+        if get_info(handle, _SERVER_STATUS, where) != b"\x00":
+            return None
+        return status.value
+
+    return read
+
+
+def can_reset(handle: int | None) -> bool:
+    return handle is not None and _library.reset_connection is not None
 
 
 def reset_connection(handle: int) -> bool:

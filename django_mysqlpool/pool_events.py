@@ -13,8 +13,9 @@ from typing import Any
 
 from sqlalchemy import event
 
-from . import driver, fork, liveness, reset
+from . import driver, fork, liveness, native, reset
 from .lending import CONNECTED_AT, PROBE, RegisteredPool
+from .session import SessionNotes
 
 logger = logging.getLogger("django_mysqlpool")
 
@@ -36,15 +37,29 @@ def listen(registered: RegisteredPool) -> None:
         counters.count_created()
         logger.debug("django-mysqlpool: new connection to %s", registered.target)
         fork.track(raw)
-        record.info[reset.NATIVE] = driver.native_handle(raw)
         record.info[PROBE] = liveness.probe_for(raw)
         record.info[CONNECTED_AT] = time.monotonic()
+        record.info[reset.NOTES] = notes_for(registered, raw)
         reset.remember_initial_state(raw, record.info)
 
     @event.listens_for(pool, "invalidate")
     def discarded(raw: Any, record: Any, error: Any) -> None:
         counters.count_discarded()
         logger.debug("django-mysqlpool: discarded a connection to %s: %s", registered.target, error)
+
+
+def notes_for(registered: RegisteredPool, raw: Any) -> SessionNotes:
+    """A new connection's session notes, and what its client library can do for them."""
+    handle = native.handle_of(raw)
+    read_status = driver.status_reader(raw, handle)
+    tracked = driver.enable_session_tracking(raw, read_status)
+    can_reset = driver.can_reset(raw, handle)
+    registered.note_capabilities(
+        driver.Capabilities(
+            status_read=read_status is not None, session_tracking=tracked, reset_command=can_reset
+        )
+    )
+    return SessionNotes(read_status, tracked, handle, can_reset)
 
 
 def server_wait_timeout(raw: Any) -> int:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Hashable, Mapping
 from types import ModuleType
 from typing import Any
 
-from . import fork, hosts, pool_events, settings, targets
+from . import fork, hosts, pool_events, reset, settings, targets
 from .lending import WAIT_SLICE, RegisteredPool
 from .settings import PoolConfig
 
@@ -144,6 +144,7 @@ def _build(
             connect_kwargs, [h.name for h in host_list.hosts] if host_list else None
         ),
         hosts=host_list,
+        recipe=reset.SessionRecipe.for_target(database, connect_kwargs),
         setting=setting,
         config=config,
         pool=pool,

@@ -1,38 +1,41 @@
 """What a connection goes through between two borrowers.
 
-The next borrower must never see the previous one's open transaction, unread results or
-autocommit mode, and a connection whose last call failed fatally is never handed out
-again. Like HikariCP's "dirty bits", only what the borrower changed is reset: in the
-default ``"transaction"`` mode a connection returned with autocommit on, no transaction
-open and nothing unread costs no round trip (the server status flags of its last reply
-tell, read without asking the server). ``"session"`` mode also clears variables,
-temporary tables and locks (COM_RESET_CONNECTION, one round trip).
+The next borrower finds the connection as a new one after connecting and Django's setup:
+no open transaction, unread result, autocommit change, and (in the default ``"auto"``
+mode) no session state the last borrower left (variables, locks, temporary tables,
+prepared statements, HANDLERs, session variables, another current database). Only what
+the borrower changed is reset, as HikariCP does with its "dirty bits": a borrower that
+changed nothing costs no round trip (the status flags of the last reply, read without
+asking the server, say whether a transaction is open; ``session.SessionNotes`` says
+whether the session changed). A changed session gets COM_RESET_CONNECTION, then what
+connecting had set up (``SessionRecipe``) in one more round trip.
+
+``"transaction"`` keeps session state from borrower to borrower (persistent-connection
+semantics), ``"session"`` resets the session on every give-back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
 from . import driver
 from .native import SERVER_MORE_RESULTS_EXIST, SERVER_STATUS_IN_TRANS
+from .session import SessionNotes
+from .statements import SETUP_STATEMENTS
 
+AUTO = "auto"
 TRANSACTION = "transaction"
 SESSION = "session"
-MODES = (TRANSACTION, SESSION)
+MODES = (AUTO, TRANSACTION, SESSION)
 
 # ``record.info`` keys, kept for as long as the server connection lives:
-#: set by the handle when a borrower did something whose effect on the wire no status
-#: flag shows (a streamed cursor, a raw protocol call);
-IN_DOUBT = "in_doubt"
 #: the autocommit mode the connection was created with, which every borrower finds;
 AUTOCOMMIT = "autocommit"
-#: the C handle whose status flags can be read (``driver.native_handle``), or None;
-NATIVE = "native"
-#: what the session already has (``session.SessionState``);
-SESSION_STATE = "session"
-#: the code of a fatal error a borrower's statement got (set by the cursor).
-FAILED_WITH = "failed_with"
+#: its ``session.SessionNotes``.
+NOTES = "session"
 
 
 class UnusableConnection(Exception):
@@ -45,13 +48,62 @@ class UnusableConnection(Exception):
         self.lost = lost or error_code in driver.LOST_CONNECTION_CODES
 
 
+@dataclass(frozen=True)
+class SessionRecipe:
+    """What connecting set up in a session, to set it up again after a reset.
+
+    COM_RESET_CONNECTION keeps the current database (even one a borrower chose with USE)
+    and the character set of the handshake, and forgets everything else: ``init_command``,
+    the ``sql_mode`` and ``collation`` connect arguments, session tracking, Django's setup.
+    """
+
+    statements: tuple[str, ...]
+    multi_statements: bool
+
+    @classmethod
+    def for_target(cls, database: ModuleType, connect_kwargs: Mapping[str, Any]) -> SessionRecipe:
+        statements = []
+        name = connect_kwargs.get("database") or connect_kwargs.get("db")
+        if name:
+            statements.append("USE `{}`".format(str(name).replace("`", "``")))
+        if connect_kwargs.get("init_command"):
+            statements.append(str(connect_kwargs["init_command"]))
+        charset, collation = connect_kwargs.get("charset"), connect_kwargs.get("collation")
+        if charset and collation:
+            statements.append(f"SET NAMES {charset} COLLATE {collation}")
+        if connect_kwargs.get("sql_mode"):
+            statements.append("SET SESSION sql_mode = '{}'".format(
+                str(connect_kwargs["sql_mode"]).replace("'", "''")
+            ))  # fmt: skip
+        return cls(tuple(statements), driver.allows_multi_statements(database, connect_kwargs))
+
+    def reset(self, raw: Any, notes: SessionNotes) -> None:
+        """Clear the session and set it up again, Django's last setup included."""
+        if not notes.can_reset:
+            raise UnusableConnection("the client library cannot send COM_RESET_CONNECTION")
+        driver.reset_session(raw, notes.handle)
+        again = list(self.statements)
+        if notes.tracked:
+            again.append(driver.TRACK_SESSION_STATE)
+        setup = dict(notes.setup)
+        notes.setup.clear()  # unknown until the server has answered
+        again.extend(SETUP_STATEMENTS[name].format(value) for name, value in setup.items())
+        if again:
+            driver.run_statements(raw, again, self.multi_statements)
+        notes.setup.update(setup)
+
+
 def remember_initial_state(raw: Any, info: dict[str, Any]) -> None:
     """Note, for a new connection, the state every borrower must find it in."""
     info[AUTOCOMMIT] = raw.get_autocommit()
 
 
 def reset_for_next_borrower(
-    raw: Any, info: dict[str, Any], mode: str, has_news: Callable[[], bool] | None = None
+    raw: Any,
+    info: dict[str, Any],
+    mode: str,
+    recipe: SessionRecipe,
+    has_news: Any = None,
 ) -> None:
     """Bring the connection back to a clean state; raise if it must be discarded.
 
@@ -59,27 +111,35 @@ def reset_for_next_borrower(
     else the connection was lost while borrowed (its error code may have been cleared by
     a later call, such as closing the cursor).
     """
-    code = info.pop(FAILED_WITH, 0) or driver.last_error_code(raw)
+    notes: SessionNotes = info[NOTES]
+    code = notes.failed_with or driver.last_error_code(raw)
+    notes.failed_with = 0
     if code in driver.FATAL_ERROR_CODES:
         raise UnusableConnection(f"its last call failed with error {code}", code)
     if not driver.is_open(raw):
         raise UnusableConnection("the driver closed it")
     # A streamed result or a raw protocol call may have left a reply unread, which only a
     # round trip reveals (2014 on ROLLBACK or reset, then the connection is discarded).
-    in_doubt = info.pop(IN_DOUBT, False)
-    handle = info.get(NATIVE)
-    status = driver.server_status(raw, handle)
+    in_doubt, changed = notes.in_doubt, notes.changed or notes.in_doubt
+    read_status = notes.read_status
+    status = read_status() if read_status is not None else None
     if in_doubt or status is None or status & SERVER_MORE_RESULTS_EXIST:
         driver.drain_results(raw)
-        status = driver.server_status(raw, handle)
+        status = read_status() if read_status is not None else None
     elif has_news is not None and has_news():
         raise UnusableConnection("the server closed it or stopped answering", lost=True)
-    if mode == SESSION:
-        if not driver.reset_session(raw, handle):
-            raise UnusableConnection("the driver cannot send COM_RESET_CONNECTION")
-        info[SESSION_STATE] = {}  # back to the server's defaults
-    elif in_doubt or status is None or status & SERVER_STATUS_IN_TRANS:  # open, or unknown
-        raw.rollback()
+    if mode == SESSION or (changed and mode == AUTO):
+        recipe.reset(raw, notes)
+    else:
+        if changed:
+            notes.setup.clear()  # the borrower may have changed what Django's setup set
+        if status is None:  # no status flags: trust autocommit, and the texts for the rest
+            open_transaction = in_doubt or changed or not raw.get_autocommit()
+        else:
+            open_transaction = in_doubt or bool(status & SERVER_STATUS_IN_TRANS)
+        if open_transaction:
+            raw.rollback()
+    notes.in_doubt = notes.changed = False
     initial = info.get(AUTOCOMMIT)
     if initial is not None and raw.get_autocommit() != initial:
         raw.autocommit(initial)  # after the rollback: turning it on would commit

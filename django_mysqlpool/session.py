@@ -1,92 +1,69 @@
-"""What a pooled server connection's session already has, so setup is not sent twice.
+"""What the pool knows about a pooled server connection's session, learned from its cursors.
 
-Django runs ``SET SESSION TRANSACTION ISOLATION LEVEL ...`` (and ``SET SQL_AUTO_IS_NULL =
-0`` where needed) on every new Django connection, which with a pool is every borrow. The
-cursors handed out note what such statements set, per server connection; a setup
-statement whose values the session already has is not sent. Any other statement that
-touches those settings makes them unknown, so the next setup is sent again.
+Each server connection carries one ``SessionNotes`` (in its record's ``info``) for as long
+as it lives. The cursors handed out note, per statement, whether the borrower may have
+changed session state (the server's reply flag where the client library can read it, and
+``statements.classify`` for what the server never flags), and which of Django's setup
+statements the session already has, so that ``init_connection_state`` sends nothing the
+session already has. The give-back (``reset.py``) acts on the notes.
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Callable
 from typing import Any
 
 from .driver import FATAL_ERROR_CODES
-from .reset import FAILED_WITH
+from .native import SERVER_SESSION_STATE_CHANGED
+from .statements import classify
 
-#: The session settings Django's ``init_connection_state`` sends, as we recognise them.
-_SETUP = (
-    ("isolation", re.compile(r"SET SESSION TRANSACTION ISOLATION LEVEL ([A-Z ]+)", re.I)),
-    ("sql_auto_is_null", re.compile(r"SET SQL_AUTO_IS_NULL\s*=\s*(\d+)", re.I)),
-)
-#: Statements that may change those settings in ways we do not parse.
-_TOUCHES_SETUP = re.compile(r"ISOLATION|SQL_AUTO_IS_NULL", re.I)
-
-SessionState = dict[str, str]
+StatusReader = Callable[[], "int | None"]
 
 
-_PARSE_CACHE_LIMIT = 64
-_parsed: dict[str, list[tuple[str, str]] | None] = {}
+class SessionNotes:
+    """One server connection's session, as far as the pool can tell without asking."""
 
+    __slots__ = (
+        "setup", "changed", "in_doubt", "failed_with", "read_status", "tracked", "handle",
+        "can_reset",
+    )  # fmt: skip
 
-def parse_setup(statement: str) -> list[tuple[str, str]] | None:
-    """The settings a pure setup statement assigns, or None if it is anything else.
-
-    Django sends the same few setup strings over and over: the answer is remembered.
-    """
-    try:
-        return _parsed[statement]
-    except KeyError:
-        pass
-    assignments = _parse(statement)
-    if len(_parsed) >= _PARSE_CACHE_LIMIT:
-        _parsed.clear()
-    _parsed[statement] = assignments
-    return assignments
-
-
-def _parse(statement: str) -> list[tuple[str, str]] | None:
-    assignments = []
-    for part in statement.split(";"):
-        part = part.strip()
-        if not part:
-            continue
-        for name, pattern in _SETUP:
-            match = pattern.fullmatch(part)
-            if match:
-                assignments.append((name, " ".join(match.group(1).upper().split())))
-                break
-        else:
-            return None
-    return assignments or None
-
-
-def _set_statement(query: Any) -> str | None:
-    """The text of a ``SET`` statement, or None for anything else (cheaply, per execute)."""
-    if isinstance(query, str):
-        head: Any = query[:16].lstrip()
-        if head[:3].upper() != "SET" or not head[3:4].isspace():
-            return None
-        return query
-    if isinstance(query, bytes):
-        head = query[:16].lstrip()
-        if head[:3].upper() != b"SET" or not head[3:4].isspace():
-            return None
-        return query.decode(errors="replace")
-    return None
+    def __init__(
+        self,
+        read_status: StatusReader | None = None,
+        tracked: bool = False,
+        handle: Any = None,
+        can_reset: bool = False,
+    ) -> None:
+        #: Django's setup values the session has (``statements.SETUP_STATEMENTS`` names).
+        self.setup: dict[str, str] = {}
+        #: The current borrower may have changed session state (variables, locks, ...).
+        self.changed = False
+        #: The borrower did something whose effect nobody can see (a raw protocol call, a
+        #: streamed cursor): unread replies, transaction and session are all unknown.
+        self.in_doubt = False
+        #: The code of a fatal error a borrower's statement got (2006, 2013, ...).
+        self.failed_with = 0
+        #: Reads the status flags of the last reply without a round trip; None if the
+        #: client library cannot.
+        self.read_status = read_status
+        #: The server flags session changes in its replies (session_track_state_change).
+        self.tracked = tracked
+        #: The C handle (mysqlclient) for calls the driver lacks, or None.
+        self.handle = handle
+        #: COM_RESET_CONNECTION can be sent.
+        self.can_reset = can_reset
 
 
 class SessionCursorMixin:
-    """Put before a driver's cursor class: skips setup the session already has.
+    """Put before a driver's cursor class: notes what each statement does to the session.
 
     A subclass rather than a proxy, so that every other cursor call (fetchone, rowcount,
     close, ...) costs what it costs on the driver's own cursor, and ``isinstance`` checks
     against the driver's classes keep working.
     """
 
-    _mysqlpool_session: SessionState
-    _mysqlpool_info: dict[str, Any]  # the connection record's, see reset.py
+    _mysqlpool_notes: SessionNotes
     #: Whether this cursor reached the driver (an execute that was not skipped, or more).
     _mysqlpool_used = False
 
@@ -102,28 +79,37 @@ class SessionCursorMixin:
         except Exception as error:
             code = error.args[0] if error.args else None
             if code in FATAL_ERROR_CODES:
-                self._mysqlpool_info[FAILED_WITH] = code
+                self._mysqlpool_notes.failed_with = code
             raise
 
+    def _run(self, call: Any, query: Any, *args: Any) -> Any:
+        notes = self._mysqlpool_notes
+        if classify(query).may_change:
+            notes.changed = True  # before the call: an interrupted call may still have run
+        result = self._to_driver(call, query, *args)
+        if notes.tracked and not notes.changed:
+            status = notes.read_status() if notes.read_status is not None else None
+            if status is None or status & SERVER_SESSION_STATE_CHANGED:
+                notes.changed = True
+        return result
+
     def execute(self, query: Any, args: Any = None) -> Any:
-        text = _set_statement(query)
-        assignments = parse_setup(text) if text is not None and args is None else None
-        session = self._mysqlpool_session
-        if assignments is not None and all(session.get(n) == v for n, v in assignments):
+        setup = classify(query).setup if args is None else None
+        if setup is None:
+            return self._run(super().execute, query, args)  # type: ignore[misc]
+        known = self._mysqlpool_notes.setup
+        if all(known.get(name) == value for name, value in setup):
             return 0  # the session already has exactly this: nothing to send
-        if assignments is None:
-            if text is not None and _TOUCHES_SETUP.search(text):
-                session.clear()  # changed in a way we do not follow
-            return self._to_driver(super().execute, query, args)  # type: ignore[misc]
-        session.clear()  # unknown until the server has answered
+        known.clear()  # unknown until the server has answered
         result = self._to_driver(super().execute, query)  # type: ignore[misc]
-        session.update(assignments)
+        known.update(setup)
         return result
 
     def executemany(self, query: Any, args: Any) -> Any:
-        return self._to_driver(super().executemany, query, args)  # type: ignore[misc]
+        return self._run(super().executemany, query, args)  # type: ignore[misc]
 
     def callproc(self, procname: Any, args: Any = ()) -> Any:
+        self._mysqlpool_notes.changed = True  # a procedure may do anything to the session
         return self._to_driver(super().callproc, procname, args)  # type: ignore[misc]
 
     def close(self) -> None:
@@ -150,11 +136,23 @@ def session_cursor_class(cursor_class: type) -> type:
     return session_class
 
 
-def session_cursor(
-    cursor_class: type, raw: Any, session: SessionState, info: dict[str, Any]
-) -> Any:
-    """A cursor of ``cursor_class`` on ``raw`` that tracks ``session`` and fatal errors."""
+def session_cursor(cursor_class: type, raw: Any, notes: SessionNotes) -> Any:
+    """A cursor of ``cursor_class`` on ``raw`` that keeps ``notes``."""
     cursor = session_cursor_class(cursor_class)(raw)
-    cursor._mysqlpool_session = session
-    cursor._mysqlpool_info = info
+    cursor._mysqlpool_notes = notes
     return cursor
+
+
+def detach(cursor: Any, closed_connection: Any) -> None:
+    """Cut a cursor off its borrow: from now on it fails as on a closed connection.
+
+    A cursor already closed keeps its closed state (the driver's "cursor closed"), as a
+    cursor closed before its connection does with the plain backend.
+    """
+    if getattr(cursor, "connection", None) is not None:
+        cursor.connection = closed_connection
+    if getattr(cursor, "_result", None) is not None:
+        # A streamed result reads from the socket, which now serves another borrower.
+        cursor._result = closed_connection
+    if isinstance(cursor, SessionCursorMixin):
+        cursor._mysqlpool_notes = SessionNotes()  # a stale cursor writes nowhere that matters

@@ -90,9 +90,11 @@ RULES: dict[str, Rule] = {
         "leak with the borrower's stack, or None (default: off)",
     ),
     "reset": Rule(
-        lambda v: v in ("transaction", "session"),
-        "'transaction' (default: roll back an open transaction, keep session state) or "
-        "'session' (COM_RESET_CONNECTION: also clear variables, temporary tables, locks)",
+        lambda v: v in ("auto", "transaction", "session"),
+        "'auto' (default: every borrower finds a clean session; only what the last one "
+        "changed is reset), 'transaction' (roll back, keep session state: variables, locks, "
+        "temporary tables and table locks pass to the next borrower) or 'session' "
+        "(COM_RESET_CONNECTION on every give-back)",
     ),
     "reset_on_return": Rule(
         lambda v: v is True or v == "rollback",
@@ -122,7 +124,7 @@ DEFAULTS: dict[str, Any] = {
     "use_lifo": False,
     "pre_ping": False,
     "pre_ping_after": DEFAULT_PRE_PING_AFTER,
-    "reset": "transaction",
+    "reset": "auto",
     "reset_on_return": "rollback",
     "leak_timeout": None,
     "wait_warning_after": 1.0,
@@ -143,7 +145,7 @@ class PoolConfig:
     pre_ping: bool = False
     pre_ping_after: float = DEFAULT_PRE_PING_AFTER
     recycle: float | None = None  # None: derive from the server's wait_timeout
-    reset: str = "transaction"
+    reset: str = "auto"
     leak_timeout: float | None = None
     wait_warning_after: float = float("inf")  # None in settings: never
     hosts: tuple[str, ...] | None = None
@@ -211,7 +213,7 @@ def resolve(pool_option: Any) -> PoolConfig | None:
         pre_ping=bool(arguments.get("pre_ping", False)),
         pre_ping_after=arguments.get("pre_ping_after", DEFAULT_PRE_PING_AFTER),
         recycle=arguments.get("recycle"),
-        reset=arguments.get("reset", "transaction"),
+        reset=arguments.get("reset", "auto"),
         leak_timeout=arguments.get("leak_timeout"),
         hosts=tuple(arguments["hosts"]) if arguments.get("hosts") else None,
         host_backoff=float(arguments.get("host_backoff", DEFAULTS["host_backoff"])),

@@ -14,6 +14,7 @@ from django.db.utils import ConnectionHandler
 
 import django_mysqlpool
 from tests.server import Observer
+from tests.support.names import unique
 
 _aliases = itertools.count()
 
@@ -47,10 +48,19 @@ def observer() -> Iterator[Observer]:
 @pytest.fixture
 def own_database(observer: Observer) -> Iterator[str]:
     """A database only this test connects to, so server facts about it are the test's."""
-    name = f"mysqlpool_t{next(_aliases)}"
+    name = unique(f"db{next(_aliases)}")
     observer.query(f"CREATE DATABASE {name}")
     yield name
     observer.query(f"DROP DATABASE IF EXISTS {name}")
+
+
+@pytest.fixture
+def own_table(observer: Observer) -> Iterator[str]:
+    """An InnoDB table ``(v INT)`` of this test's own, in the test database."""
+    name = unique(f"table{next(_aliases)}")
+    observer.query(f"CREATE TABLE {name} (v INT) ENGINE=InnoDB")
+    yield name
+    observer.query(f"DROP TABLE IF EXISTS {name}")
 
 
 @pytest.fixture

@@ -59,7 +59,7 @@ def test_pool_stats_reports_counters_limits_and_settings_and_never_a_password(ma
     assert settings["backend"] == "QueuePool"
     assert (settings["pool_size"], settings["max_overflow"], settings["timeout"]) == (3, 10, 7)
     assert settings["recycle"] > 0  # derived from the server's wait_timeout
-    assert settings["reset"] == "transaction" and settings["leak_timeout"] is None
+    assert settings["reset"] == "auto" and settings["leak_timeout"] is None
     assert "password" not in repr(stats).lower()
     wrapper.close()
     [stats] = django_mysqlpool.pool_stats()

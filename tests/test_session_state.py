@@ -6,6 +6,7 @@ import pytest
 from django.db import utils
 
 from tests.server import connection_id
+from tests.support.names import unique
 
 
 def session_value(wrapper, expression: str):
@@ -77,42 +78,36 @@ def test_aliases_sharing_a_pool_with_different_isolation_levels_each_get_their_o
         assert one == other  # the same server connection, brought to each alias's state
 
 
-def test_transaction_left_open_under_django_is_rolled_back(make_wrapper, observer):
-    observer.query("CREATE TABLE IF NOT EXISTS mysqlpool_session (v INT) ENGINE=InnoDB")
-    try:
-        wrapper = make_wrapper(pool={"pool_size": 1})
-        first = connection_id(wrapper)
-        wrapper.set_autocommit(False)  # what transaction.atomic() does on entry
-        with wrapper.cursor() as cursor:
-            cursor.execute("INSERT INTO mysqlpool_session VALUES (1)")
-        wrapper.connection.close()  # given back before the atomic block could end
-        wrapper.connection = None
-        wrapper.autocommit = True
-
-        assert session_value(wrapper, "@@in_transaction, @@autocommit") == (first, 0, 1)
-        assert observer.query("SELECT COUNT(*) FROM mysqlpool_session") == [(0,)]
-    finally:
-        observer.query("DROP TABLE IF EXISTS mysqlpool_session")
-
-
-def test_default_mode_keeps_session_state_like_a_persistent_connection(make_wrapper):
+def test_transaction_left_open_under_django_is_rolled_back(make_wrapper, observer, own_table):
     wrapper = make_wrapper(pool={"pool_size": 1})
+    first = connection_id(wrapper)
+    wrapper.set_autocommit(False)  # what transaction.atomic() does on entry
     with wrapper.cursor() as cursor:
-        cursor.execute("SET @left_behind = 42")
-    wrapper.close()
-    assert session_value(wrapper, "@left_behind")[1] == 42
+        cursor.execute(f"INSERT INTO {own_table} VALUES (1)")
+        cursor.execute(f"SELECT COUNT(*) FROM {own_table}")
+        assert cursor.fetchone() == (1,)  # the borrower's own write took effect
+    wrapper.connection.close()  # given back before the atomic block could end
+    wrapper.connection = None
+    wrapper.autocommit = True
+
+    assert session_value(wrapper, "@@in_transaction, @@autocommit") == (first, 0, 1)
+    assert observer.query(f"SELECT COUNT(*) FROM {own_table}") == [(0,)]
 
 
-def test_session_mode_clears_variables_temporary_tables_and_locks(make_wrapper, observer):
+def test_session_mode_resets_even_a_session_nobody_changed_visibly(make_wrapper, observer):
+    """reset="session": COM_RESET_CONNECTION on every give-back, setup restored after it."""
     wrapper = make_wrapper(pool={"pool_size": 1, "reset": "session"})
+    lock, table = unique("lock"), unique("temp")
     first = connection_id(wrapper)
     with wrapper.cursor() as cursor:
         cursor.execute("SET @left_behind = 42")
-        cursor.execute("CREATE TEMPORARY TABLE mysqlpool_temp (x INT)")
-        cursor.execute("SELECT GET_LOCK('mysqlpool_lock', 0)")
+        cursor.execute(f"CREATE TEMPORARY TABLE {table} (x INT)")
+        cursor.execute("SELECT GET_LOCK(%s, 0), @left_behind", (lock,))
+        assert cursor.fetchone() == (1, 42)  # the borrower's own state took effect
+        cursor.execute(f"SELECT COUNT(*) FROM {table}")
     wrapper.close()
 
-    assert observer.query("SELECT IS_FREE_LOCK('mysqlpool_lock')") == [(1,)]
+    assert observer.query("SELECT IS_FREE_LOCK(%s)", (lock,)) == [(1,)]
     assert session_value(wrapper, "@left_behind, @@tx_isolation") == (first, None, "READ-COMMITTED")
     with pytest.raises(utils.ProgrammingError, match="1146"), wrapper.cursor() as cursor:
-        cursor.execute("SELECT * FROM mysqlpool_temp")  # the temporary table is gone
+        cursor.execute(f"SELECT * FROM {table}")  # the temporary table is gone

@@ -1,0 +1,124 @@
+"""Nothing handed out during a borrow reaches the server connection once the borrow ended.
+
+The server connection goes to the next borrower at once; a cursor or driver handle kept
+from before fails as on a closed connection and never reads or writes inside the next
+borrower's session or transaction.
+"""
+
+from __future__ import annotations
+
+import weakref
+
+import MySQLdb
+import MySQLdb.cursors
+import pytest
+from django.db import utils
+
+from tests.server import connection_id
+
+
+@pytest.fixture
+def one_connection(make_wrapper):
+    """Two wrappers (two "requests") sharing a pool of one server connection."""
+    pool = {"pool_size": 1, "max_overflow": 0}
+    return make_wrapper(pool=pool), make_wrapper(pool=pool)
+
+
+def test_a_cursor_kept_past_close_cannot_read_the_next_borrowers_session(one_connection):
+    first, second = one_connection
+    kept = first.cursor()
+    kept.execute("SELECT CONNECTION_ID()")
+    shared = kept.fetchone()[0]
+    first.close()
+
+    assert connection_id(second) == shared  # the next request has the same server connection
+    with second.cursor() as cursor:
+        cursor.execute("SET @secret = 'next request'")
+    with pytest.raises(utils.OperationalError) as raised:
+        kept.execute("SELECT @secret")
+    assert raised.value.args == (2006, "")
+    with second.cursor() as cursor:
+        cursor.execute("SELECT @secret")
+        assert cursor.fetchone() == ("next request",)
+
+
+def test_a_cursor_kept_past_close_cannot_write_inside_the_next_borrowers_transaction(
+    one_connection, own_table, observer
+):
+    first, second = one_connection
+    kept = first.cursor()
+    kept.execute("SELECT 1")
+    first.close()
+
+    second.set_autocommit(False)
+    with second.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {own_table} VALUES (1)")
+    with pytest.raises(utils.OperationalError):
+        kept.execute(f"INSERT INTO {own_table} VALUES (2)")
+    second.rollback()
+    second.set_autocommit(True)
+    assert observer.query(f"SELECT COUNT(*) FROM {own_table}") == [(0,)]
+
+
+def test_a_driver_connection_kept_past_close_cannot_reach_the_next_borrower(one_connection):
+    first, second = one_connection
+    first.ensure_connection()
+    kept = first.connection  # what `connection.connection` gives a user
+    first.close()
+    second.ensure_connection()
+
+    for use in (
+        lambda: kept.cursor().execute("SELECT 1"),
+        lambda: kept.query(b"SELECT 1"),
+        lambda: kept.autocommit(False),
+        kept.commit,
+        kept.rollback,
+        kept.close,
+    ):
+        with pytest.raises(MySQLdb.OperationalError) as raised:
+            use()
+        assert raised.value.args == (2006, "")
+    with second.cursor() as cursor:
+        cursor.execute("SELECT @@autocommit, @@in_transaction")
+        assert cursor.fetchone() == (1, 0)
+
+
+def test_a_streamed_cursor_kept_past_close_does_not_read_the_next_borrowers_rows(one_connection):
+    first, second = one_connection
+    first.ensure_connection()
+    streamed = first.connection.cursor(MySQLdb.cursors.SSCursor)
+    streamed.execute("SELECT seq FROM seq_1_to_100")
+    assert streamed.fetchone() == (1,)
+    first.close()
+
+    with second.cursor() as cursor:
+        cursor.execute("SELECT 'mine' FROM seq_1_to_3")
+        with pytest.raises(MySQLdb.OperationalError):
+            streamed.fetchall()
+        assert cursor.fetchall() == (("mine",),) * 3
+
+
+def test_a_cursor_closed_before_close_stays_closed(one_connection):
+    first, _ = one_connection
+    cursor = first.cursor()
+    cursor.close()
+    first.close()
+    with pytest.raises(utils.ProgrammingError, match="closed"):
+        cursor.execute("SELECT 1")
+
+
+def test_a_long_borrow_keeps_only_its_open_cursors(make_wrapper):
+    """A borrow that opens many cursors (a batch job) does not keep the closed ones."""
+    wrapper = make_wrapper(pool={"pool_size": 1})
+    wrapper.ensure_connection()
+    kept = wrapper.connection.cursor()
+    closed = []
+    for _ in range(1000):
+        with wrapper.connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        closed.append(weakref.ref(cursor))
+    del cursor
+    assert sum(ref() is not None for ref in closed) < 64  # freed as the borrow goes on
+    wrapper.close()
+    with pytest.raises(MySQLdb.OperationalError):
+        kept.execute("SELECT 1")
