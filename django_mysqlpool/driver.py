@@ -168,17 +168,38 @@ def status_reader(raw: Any, handle: int | None) -> Callable[[], int | None] | No
         ):
             return None
         return read
-    if isinstance(getattr(raw, "server_status", None), int):  # PyMySQL keeps it
-        return lambda: raw.server_status
+    if isinstance(getattr(raw, "server_status", None), int):  # PyMySQL keeps it...
+        return lambda: _pymysql_status(raw)
     return None
 
 
-def enable_session_tracking(raw: Any, read_status: Callable[[], int | None] | None) -> bool:
-    """Ask the server to flag session changes; True if this connection sees the flag.
+def _pymysql_status(raw: Any) -> int | None:
+    """PyMySQL's status flags, or None after a result set (whose flags PyMySQL drops)."""
+    result = raw._result
+    if result is not None and result.server_status is None:
+        return None
+    return raw.server_status  # type: ignore[no-any-return]
 
-    PyMySQL never declares CLIENT_SESSION_TRACK, so the server would not send the flag.
+
+def pooled_connect_kwargs(database: ModuleType, connect_kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """The kwargs pooled connections are made with: the user's, plus what tracking needs.
+
+    PyMySQL does not declare CLIENT_SESSION_TRACK by itself, and without it the server
+    never flags session changes. Declaring it only adds data to OK packets, which PyMySQL
+    keeps as the unused ``message``.
     """
-    if "session_tracking" in disabled or read_status is None or hasattr(raw, "_sock"):
+    kwargs = dict(connect_kwargs)
+    if is_pymysql(database) and "session_tracking" not in disabled:
+        kwargs["client_flag"] = int(kwargs.get("client_flag") or 0) | _CLIENT_SESSION_TRACK
+    return kwargs
+
+
+_CLIENT_SESSION_TRACK = 1 << 23
+
+
+def enable_session_tracking(raw: Any, read_status: Callable[[], int | None] | None) -> bool:
+    """Ask the server to flag session changes; True if this connection sees the flag."""
+    if "session_tracking" in disabled or read_status is None:
         return False
     try:
         run_statements(raw, [TRACK_SESSION_STATE], multi=False)
@@ -236,6 +257,31 @@ def ping(raw: Any) -> None:
         raw.ping(reconnect=False)
     else:
         raw.ping()
+
+
+def closed_stand_in(database: ModuleType, connect_kwargs: Mapping[str, Any]) -> Any:
+    """What a given-back handle and its cursors hold instead of the server connection.
+
+    It fails in every way a closed driver connection fails: for PyMySQL, a connection of
+    its own class that never connected (``defer_connect``, no network); for mysqlclient,
+    whose closed connections raise ``OperationalError(2006, '')`` on every call,
+    ``handle.ClosedConnection``.
+    """
+    if is_pymysql(database):
+        connections = importlib.import_module(database.__name__ + ".connections")
+        stand_in = connections.Connection(**{**connect_kwargs, "defer_connect": True})
+        stand_in.server_status = native.SERVER_STATUS_AUTOCOMMIT  # as connecting would set
+        return stand_in
+    from .handle import ClosedConnection
+
+    return ClosedConnection(database)
+
+
+def closed_twice_error(database: ModuleType) -> Exception:
+    """The exception the driver raises when a closed connection is closed again."""
+    if is_pymysql(database):
+        return database.Error("Already closed")  # type: ignore[no-any-return]
+    return closed_error(database)
 
 
 def closed_error(database: ModuleType) -> Exception:

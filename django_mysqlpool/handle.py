@@ -40,6 +40,8 @@ class Lender(Protocol):
 
     target: str
     database: ModuleType
+    #: What a given-back handle holds instead (``driver.closed_stand_in``).
+    closed_connection: Any
 
     def give_back(self, record: Any) -> None: ...
 
@@ -122,14 +124,14 @@ class PooledConnection:
     def close(self) -> None:
         record = self._record
         if record is None:
-            raise driver.closed_error(self._lender.database)
+            raise driver.closed_twice_error(self._lender.database)
         self._record = None
         self._cut_off()
         self._lender.give_back(record)
 
     def _cut_off(self) -> None:
         """The handle and its cursors stop reaching the server connection."""
-        closed = self._raw = ClosedConnection(self._lender.database)
+        closed = self._raw = self._lender.closed_connection
         for cursor in self._cursors:
             detach(cursor, closed)
         self._cursors = []

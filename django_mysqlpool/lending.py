@@ -88,6 +88,8 @@ class RegisteredPool:
     outage: Outage | None = None
     #: How to set a session up again after COM_RESET_CONNECTION.
     recipe: reset.SessionRecipe = field(default_factory=lambda: reset.SessionRecipe((), False))
+    #: What given-back handles and cursors hold instead (``driver.closed_stand_in``).
+    closed_connection: Any = None
     #: What the client library can do, as seen on the first connection (None before it).
     capabilities: driver.Capabilities | None = None
     _retrying: threading.Lock = field(default_factory=threading.Lock, repr=False)

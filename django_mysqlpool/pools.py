@@ -13,7 +13,7 @@ from collections.abc import Callable, Hashable, Mapping
 from types import ModuleType
 from typing import Any
 
-from . import fork, hosts, pool_events, reset, settings, targets
+from . import driver, fork, hosts, pool_events, reset, settings, targets
 from .lending import WAIT_SLICE, RegisteredPool
 from .settings import PoolConfig
 
@@ -120,13 +120,14 @@ def _build(
         # stops waiting early when the server is down (see RegisteredPool.borrow).
         arguments["timeout"] = WAIT_SLICE
     host_list = None
-    creator: Callable[[], Any] = lambda: connect(**connect_kwargs)  # noqa: E731
+    creator_kwargs = driver.pooled_connect_kwargs(database, connect_kwargs)
+    creator: Callable[[], Any] = lambda: connect(**creator_kwargs)  # noqa: E731
     if config.hosts:
         default_port = int(connect_kwargs.get("port") or 3306)
         host_list = hosts.HostList(
             list(config.hosts), default_port, config.host_backoff, config.require
         )
-        creator = host_list.creator(connect, connect_kwargs, database)
+        creator = host_list.creator(connect, creator_kwargs, database)
     pool = config.backend(
         creator,
         reset_on_return=None,  # reset.py does it, and discards what it cannot reset
@@ -145,6 +146,7 @@ def _build(
         ),
         hosts=host_list,
         recipe=reset.SessionRecipe.for_target(database, connect_kwargs),
+        closed_connection=driver.closed_stand_in(database, connect_kwargs),
         setting=setting,
         config=config,
         pool=pool,

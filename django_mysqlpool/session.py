@@ -89,7 +89,8 @@ class SessionCursorMixin:
         result = self._to_driver(call, query, *args)
         if notes.tracked and not notes.changed:
             status = notes.read_status() if notes.read_status is not None else None
-            if status is None or status & SERVER_SESSION_STATE_CHANGED:
+            # None: this reply's flags are unknown (PyMySQL after rows): the text decides.
+            if status is not None and status & SERVER_SESSION_STATE_CHANGED:
                 notes.changed = True
         return result
 
@@ -151,8 +152,12 @@ def detach(cursor: Any, closed_connection: Any) -> None:
     """
     if getattr(cursor, "connection", None) is not None:
         cursor.connection = closed_connection
-    if getattr(cursor, "_result", None) is not None:
+    result = getattr(cursor, "_result", None)
+    if result is not None:
         # A streamed result reads from the socket, which now serves another borrower.
-        cursor._result = closed_connection
+        if hasattr(result, "connection"):  # PyMySQL's reads through its connection
+            result.connection = closed_connection
+        else:
+            cursor._result = closed_connection
     if isinstance(cursor, SessionCursorMixin):
         cursor._mysqlpool_notes = SessionNotes()  # a stale cursor writes nowhere that matters

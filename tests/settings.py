@@ -1,6 +1,17 @@
-"""Django settings for the test suite: the server comes from MYSQLPOOL_TEST_* variables."""
+"""Django settings for the test suite: the server comes from MYSQLPOOL_TEST_* variables.
 
-from tests.support.observer import django_database, server_params
+``MYSQLPOOL_TEST_DRIVER=pymysql`` runs the suite with PyMySQL installed as MySQLdb (this
+module is imported before Django loads its MySQL backend).
+"""
+
+import os
+
+if os.environ.get("MYSQLPOOL_TEST_DRIVER") == "pymysql":
+    import pymysql
+
+    pymysql.install_as_MySQLdb()
+
+from tests.support.observer import django_database, server_params  # noqa: E402
 
 _server = server_params()
 DB_HOST, DB_PORT, DB_NAME = _server["host"], _server["port"], _server["database"]

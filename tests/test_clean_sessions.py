@@ -8,11 +8,14 @@ the same server connection sees what a brand-new connection sees after connectin
 
 from __future__ import annotations
 
+import MySQLdb
 import pytest
 from django.db import utils
 
 from django_mysqlpool import driver
 from tests.support.names import unique
+
+PYMYSQL = driver.is_pymysql(MySQLdb)
 
 INIT_COMMAND = "SET time_zone = '+02:00', sql_mode = 'STRICT_ALL_TABLES'"
 #: Session facts a request could change, as the next one reads them.
@@ -101,7 +104,10 @@ def test_a_request_that_changed_nothing_finds_the_same_session_and_sends_nothing
         ["SET NAMES latin1"],
         ["SET autocommit = 0", "SELECT 1"],
         ["START TRANSACTION", "SELECT 1"],
-        ["SELECT 1; SET @v = 2"],
+        pytest.param(
+            ["SELECT 1; SET @v = 2"],
+            marks=pytest.mark.skipif(PYMYSQL, reason="PyMySQL sends one statement per query"),
+        ),
     ],
     ids=lambda s: " | ".join(s),
 )
@@ -154,6 +160,7 @@ def test_objects_a_request_created_in_its_session_are_gone_for_the_next(
     assert raised.value.args[0] == error_code
 
 
+@pytest.mark.skipif(PYMYSQL, reason="PyMySQL drops the status flags of replies with rows")
 def test_a_variable_set_inside_a_stored_function_is_reset(pooled, observer, new_connection_facts):
     """No statement text shows it: only the server's session-state flag does."""
     function = unique("sets_v")

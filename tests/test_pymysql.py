@@ -31,3 +31,18 @@ def test_pymysql_connections_are_pooled_checked_and_fork_safe():
     assert report["parent_after_fork"] == report["held"]
     assert report["parent_alive"]
     assert report["stats"]["discarded"] == 2
+
+
+def test_clean_sessions_stale_handles_and_plain_parity_hold_under_pymysql():
+    """The same behaviour modules, run again with PyMySQL installed as MySQLdb."""
+    modules = ["tests/test_plain_parity.py", "tests/test_clean_sessions.py"]
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", *modules, "tests/test_stale_handles.py"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "MYSQLPOOL_TEST_DRIVER": "pymysql"},
+    )
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert " passed" in result.stdout.splitlines()[-1]

@@ -14,7 +14,11 @@ import MySQLdb.cursors
 import pytest
 from django.db import utils
 
+from django_mysqlpool import driver
 from tests.server import connection_id
+
+#: What the driver raises when a closed connection is used (mysqlclient: (2006, '')).
+CLOSED = driver.closed_error(MySQLdb)
 
 
 @pytest.fixture
@@ -34,9 +38,9 @@ def test_a_cursor_kept_past_close_cannot_read_the_next_borrowers_session(one_con
     assert connection_id(second) == shared  # the next request has the same server connection
     with second.cursor() as cursor:
         cursor.execute("SET @secret = 'next request'")
-    with pytest.raises(utils.OperationalError) as raised:
+    with pytest.raises(utils.Error) as raised:
         kept.execute("SELECT @secret")
-    assert raised.value.args == (2006, "")
+    assert raised.value.args == CLOSED.args
     with second.cursor() as cursor:
         cursor.execute("SELECT @secret")
         assert cursor.fetchone() == ("next request",)
@@ -53,8 +57,9 @@ def test_a_cursor_kept_past_close_cannot_write_inside_the_next_borrowers_transac
     second.set_autocommit(False)
     with second.cursor() as cursor:
         cursor.execute(f"INSERT INTO {own_table} VALUES (1)")
-    with pytest.raises(utils.OperationalError):
+    with pytest.raises(utils.Error) as raised:
         kept.execute(f"INSERT INTO {own_table} VALUES (2)")
+    assert raised.value.args == CLOSED.args
     second.rollback()
     second.set_autocommit(True)
     assert observer.query(f"SELECT COUNT(*) FROM {own_table}") == [(0,)]
@@ -73,11 +78,12 @@ def test_a_driver_connection_kept_past_close_cannot_reach_the_next_borrower(one_
         lambda: kept.autocommit(False),
         kept.commit,
         kept.rollback,
-        kept.close,
     ):
-        with pytest.raises(MySQLdb.OperationalError) as raised:
+        with pytest.raises(type(CLOSED)) as raised:
             use()
-        assert raised.value.args == (2006, "")
+        assert raised.value.args == CLOSED.args
+    with pytest.raises(type(driver.closed_twice_error(MySQLdb))):
+        kept.close()
     with second.cursor() as cursor:
         cursor.execute("SELECT @@autocommit, @@in_transaction")
         assert cursor.fetchone() == (1, 0)
@@ -93,8 +99,8 @@ def test_a_streamed_cursor_kept_past_close_does_not_read_the_next_borrowers_rows
 
     with second.cursor() as cursor:
         cursor.execute("SELECT 'mine' FROM seq_1_to_3")
-        with pytest.raises(MySQLdb.OperationalError):
-            streamed.fetchall()
+        with pytest.raises(Exception):  # noqa: B017 - whatever the plain engine raises
+            streamed.fetchall()  # (test_plain_parity pins which exception that is)
         assert cursor.fetchall() == (("mine",),) * 3
 
 
@@ -120,5 +126,5 @@ def test_a_long_borrow_keeps_only_its_open_cursors(make_wrapper):
     del cursor
     assert sum(ref() is not None for ref in closed) < 64  # freed as the borrow goes on
     wrapper.close()
-    with pytest.raises(MySQLdb.OperationalError):
+    with pytest.raises(type(CLOSED)):
         kept.execute("SELECT 1")
