@@ -3,7 +3,8 @@
 ``mysqlpool.E001`` invalid pool settings; ``W001`` CONN_MAX_AGE on a pooled alias; ``W002``
 CONN_HEALTH_CHECKS on a pooled alias; ``W003`` 0.2.1 arguments. With ``--database ALIAS``
 (Django's database checks), against that alias's server: ``W004`` more connections per
-process than the server's ``max_connections``; ``W005`` ``recycle`` above ``wait_timeout``.
+process than the server's ``max_connections``; ``W005`` ``recycle`` above ``wait_timeout``;
+``W006`` the client library lacks a capability the pool's fast path uses.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 from django.core import checks
 
+from . import driver, lifecycle
 from .aliases import PooledAlias, pooled_aliases, server_cursor
 
 
@@ -97,7 +99,31 @@ def check_against_server(
                     id="mysqlpool.W005",
                 )
             )
+        found.extend(_capability_messages(pooled.alias))
     return found
+
+
+def _capability_messages(alias: str) -> Iterable[checks.CheckMessage]:
+    """What the first connection of ``alias``'s pool showed (the limits check made one)."""
+    stats = lifecycle.pool_stats(alias)
+    capabilities = (stats or {}).get("capabilities") or {}
+    for name, present in capabilities.items():
+        if not present:
+            yield checks.Warning(
+                f"DATABASES[{alias!r}]: the client library ({client_library()}) lacks "
+                f"{name}: {driver.FALLBACKS[name]}.",
+                hint="Sessions stay clean, at the cost of round trips. mysqlclient built "
+                "against MariaDB Connector/C (Debian's default-libmysqlclient-dev) has all "
+                "three; see 'What the pool guarantees' in the README.",
+                obj=f"DATABASES[{alias!r}]",
+                id="mysqlpool.W006",
+            )
+
+
+def client_library() -> str:
+    from django.db.backends.mysql.base import Database  # type: ignore[attr-defined]
+
+    return driver.client_library(Database)
 
 
 def _server_limits(alias: str) -> tuple[int, int]:

@@ -37,6 +37,9 @@ PING_FAILURES = "ping_failures"
 CONNECT_ERRORS = "connect_errors"
 AGE_SECONDS = "age_seconds"
 HOSTS = "hosts"  # only for a target with OPTIONS["pool"]["hosts"]
+# Added in 1.1 (issue 11): what the client library lets the pool do, as a dict of
+# ``driver.Capabilities`` fields to True/False (None before the first connection).
+CAPABILITIES = "capabilities"
 
 #: The counters (monotonic) among the keys, for collectors that need to tell them apart.
 COUNTERS = (
@@ -162,6 +165,9 @@ def snapshot(registered: RegisteredPool) -> dict[str, Any]:
         **counters,
         AGE_SECONDS: round(time.monotonic() - registered.created_at, 3),
         SETTINGS: registered.effective_settings(),
+        CAPABILITIES: (
+            None if registered.capabilities is None else dict(registered.capabilities.__dict__)
+        ),
     }
     if registered.hosts is not None:
         found[HOSTS] = registered.hosts.report(driver.is_open)

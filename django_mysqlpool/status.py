@@ -12,7 +12,7 @@ from typing import Any
 
 from django.db import connections
 
-from . import lifecycle, targets
+from . import driver, lifecycle, targets
 from .aliases import PooledAlias, pooled_aliases, server_cursor
 
 #: Bumped only when a key changes meaning or goes away; new keys may be added.
@@ -159,6 +159,16 @@ def sizing_line(found: dict[str, Any]) -> str:
     return f"{head} of max_connections {size['max_connections']}: {verdict}"
 
 
+def capability_lines(capabilities: dict[str, bool] | None) -> list[str]:
+    """What the client library cannot do, and what the pool does instead."""
+    if capabilities is None:
+        return []
+    missing = [name for name, present in capabilities.items() if not present]
+    if not missing:
+        return ["client library: status read, session tracking, reset command: all available"]
+    return [f"client library lacks {name}: {driver.FALLBACKS[name]}" for name in missing]
+
+
 def as_text(data: dict[str, Any]) -> str:
     lines: list[str] = []
     if not data["aliases"]:
@@ -178,6 +188,7 @@ def as_text(data: dict[str, Any]) -> str:
                 f"{pool['created']} created, {pool['borrowed']} borrows, {pool['waits']} "
                 f"waits, {pool['timeouts']} timeouts, {pool['discarded']} discarded"
             )
+            lines.extend(f"  {line}" for line in capability_lines(pool["capabilities"]))
         if found["server_error"]:
             lines.append(f"  server: unreachable: {found['server_error']}")
         else:

@@ -9,6 +9,7 @@ from django.db import utils
 
 import django_mysqlpool
 from tests.server import connection_id
+from tests.settings import DB_NAME
 
 #: The keys of 1.0 (issue 2), kept as they were.
 FIRST_KEYS = {
@@ -33,6 +34,7 @@ ADDED_KEYS = {
     "connect_errors",
     "age_seconds",
     "settings",
+    "capabilities",
 }
 
 
@@ -42,7 +44,7 @@ def test_pool_stats_reports_counters_limits_and_settings_and_never_a_password(ma
     [stats] = django_mysqlpool.pool_stats()
     assert set(stats) == FIRST_KEYS | ADDED_KEYS
     assert {key: stats[key] for key in FIRST_KEYS} == {
-        "target": "root@127.0.0.1:3306/test",
+        "target": f"root@127.0.0.1:3306/{DB_NAME}",
         "size": 3,
         "checked_out": 1,
         "overflow": 0,
@@ -60,6 +62,11 @@ def test_pool_stats_reports_counters_limits_and_settings_and_never_a_password(ma
     assert (settings["pool_size"], settings["max_overflow"], settings["timeout"]) == (3, 10, 7)
     assert settings["recycle"] > 0  # derived from the server's wait_timeout
     assert settings["reset"] == "auto" and settings["leak_timeout"] is None
+    assert stats["capabilities"] == {
+        "status_read": True,
+        "session_tracking": True,
+        "reset_command": True,
+    }
     assert "password" not in repr(stats).lower()
     wrapper.close()
     [stats] = django_mysqlpool.pool_stats()

@@ -67,6 +67,16 @@ def test_database_checks_compare_with_the_server_only_when_asked(settings):
     assert "recycle is 99999 s" in by_id["mysqlpool.W005"].msg
 
 
+def test_a_missing_client_library_capability_is_reported_by_check_and_status(monkeypatch):
+    from django_mysqlpool import driver
+
+    monkeypatch.setattr(driver, "disabled", {"session_tracking"})
+    messages = checks.run_checks(tags=[checks.Tags.database], databases=["default"])
+    assert ids(messages) == ["mysqlpool.W006"]
+    assert "lacks session_tracking: session changes are judged" in messages[0].msg
+    assert "client library lacks session_tracking" in run_status()
+
+
 def run_status(*args: str) -> str:
     out = io.StringIO()
     call_command("mysqlpool", "status", *args, stdout=out)
