@@ -50,8 +50,14 @@ def multi_host(make_wrapper, nodes, **pool: Any):
         PORT=first.port,
         USER="root",
         PASSWORD="",
+        NAME="test",  # the throwaway servers' database, whatever MYSQLPOOL_TEST_DB says
         OPTIONS={"connect_timeout": 2},
     )
+
+
+def connections_received(server) -> int:
+    """The server's Connections counter (the mariadb CLI asking counts as one)."""
+    return int(server.sql("SHOW GLOBAL STATUS LIKE 'Connections'")[0][1])
 
 
 def serving_port(wrapper) -> int:
@@ -76,6 +82,19 @@ def test_a_down_first_host_is_skipped_then_used_again_after_its_backoff(make_wra
     other = multi_host(make_wrapper, nodes)
     assert serving_port(other) == first.port  # a new connection: the first host again
     assert serving_port(holder) == second.port  # open connections are not moved
+
+
+def test_a_host_backing_off_is_not_tried_even_once_it_is_back(make_wrapper, nodes):
+    first, second = nodes
+    first.halt()
+    holder = multi_host(make_wrapper, nodes, host_backoff=60)
+    assert serving_port(holder) == second.port
+    first.boot()
+    before = connections_received(first)
+
+    other = multi_host(make_wrapper, nodes, host_backoff=60)
+    assert serving_port(other) == second.port  # the first host is up, but still backing off
+    assert connections_received(first) - before == 1  # only the counter query itself
 
 
 @pytest.mark.parametrize(
