@@ -60,6 +60,8 @@ class Config:
     engine: str
     extra: dict[str, Any] = field(default_factory=dict)
     persistent: bool = False
+    #: The request also sets a user variable: with reset="auto" the give-back resets it.
+    leaves_state: bool = False
     samples: list[float] = field(default_factory=list)
     statements: list[float] = field(default_factory=list)
     connections: list[float] = field(default_factory=list)
@@ -75,9 +77,11 @@ def wrapper_for(config: Config, alias: str = "default") -> Any:
     return ConnectionHandler({"default": database, alias: database})[alias]
 
 
-def one_request(wrapper: Any, persistent: bool) -> None:
+def one_request(wrapper: Any, persistent: bool, leaves_state: bool = False) -> None:
     wrapper.close_if_unusable_or_obsolete()  # what request_started does
     with wrapper.cursor() as cursor:
+        if leaves_state:
+            cursor.execute("SET @request_state = 1")
         cursor.execute("SELECT 1")
         cursor.fetchone()
     if persistent:
@@ -92,8 +96,15 @@ def configurations(with_dbcp: bool) -> list[Config]:
         Config("persistent (CONN_MAX_AGE=None)", PLAIN, {"CONN_MAX_AGE": None}, persistent=True),
         Config("django-mysqlpool", POOLED),
         Config(
+            "django-mysqlpool reset=transaction",
+            POOLED,
+            {"OPTIONS": {"pool": {"reset": "transaction"}}},
+        ),
+        Config(
             "django-mysqlpool reset=session", POOLED, {"OPTIONS": {"pool": {"reset": "session"}}}
         ),
+        Config("persistent, request sets @var", PLAIN, {"CONN_MAX_AGE": None}, True, True),
+        Config("django-mysqlpool, request sets @var", POOLED, leaves_state=True),
     ]
     if with_dbcp:
         found.append(Config("django-db-connection-pool", DBCP, {"POOL_OPTIONS": {"POOL_SIZE": 5}}))
@@ -104,14 +115,14 @@ def run_rounds(configs: list[Config], rounds: int, requests: int, observer: Obse
     wrappers = {config.name: wrapper_for(config) for config in configs}
     for config in configs:  # warm up: connect, fill pools, run Django's one-time checks
         for _ in range(20):
-            one_request(wrappers[config.name], config.persistent)
+            one_request(wrappers[config.name], config.persistent, config.leaves_state)
     for _ in range(rounds):
         for config in configs:
             wrapper = wrappers[config.name]
             questions, connections = observer.status("Questions"), observer.status("Connections")
             started = time.perf_counter()
             for _ in range(requests):
-                one_request(wrapper, config.persistent)
+                one_request(wrapper, config.persistent, config.leaves_state)
             config.samples.append((time.perf_counter() - started) / requests * 1e6)
             # Between the two Questions readings the server also counts the Connections
             # reading and the second Questions reading itself.
@@ -309,12 +320,12 @@ def main() -> int:
     persistent = by_name["persistent (CONN_MAX_AGE=None)"].median
     ours = by_name["django-mysqlpool"].median
     print(
-        f"{'configuration':34} {'µs/request':>11} {'±':>6} {'÷ persistent':>13} "
+        f"{'configuration':38} {'µs/request':>11} {'±':>6} {'÷ persistent':>13} "
         f"{'statements/req':>15} {'connections/req':>16}"
     )
     for config in configs:
         print(
-            f"{config.name:34} {config.median:11.1f} {spread(config.samples):6.1f} "
+            f"{config.name:38} {config.median:11.1f} {spread(config.samples):6.1f} "
             f"{config.median / persistent:13.2f} {statistics.median(config.statements):15.2f} "
             f"{statistics.median(config.connections):16.3f}"
         )

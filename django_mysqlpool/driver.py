@@ -181,7 +181,9 @@ def _pymysql_status(raw: Any) -> int | None:
     return raw.server_status  # type: ignore[no-any-return]
 
 
-def pooled_connect_kwargs(database: ModuleType, connect_kwargs: Mapping[str, Any]) -> dict[str, Any]:
+def pooled_connect_kwargs(
+    database: ModuleType, connect_kwargs: Mapping[str, Any]
+) -> dict[str, Any]:
     """The kwargs pooled connections are made with: the user's, plus what tracking needs.
 
     PyMySQL does not declare CLIENT_SESSION_TRACK by itself, and without it the server

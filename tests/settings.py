@@ -11,6 +11,7 @@ if os.environ.get("MYSQLPOOL_TEST_DRIVER") == "pymysql":
 
     pymysql.install_as_MySQLdb()
 
+from tests.support.names import unique  # noqa: E402
 from tests.support.observer import django_database, server_params  # noqa: E402
 
 _server = server_params()
@@ -22,7 +23,7 @@ INSTALLED_APPS = ["django.contrib.contenttypes", "django.contrib.auth", "django_
 DATABASES = {
     "default": django_database(
         ENGINE="django_mysqlpool.backends.mysqlpool",
-        TEST={"NAME": f"test_{DB_NAME}_mysqlpool"},
+        TEST={"NAME": unique(f"test_{DB_NAME}")},  # two runs on one server never share it
     ),
 }
 MYSQLPOOL_ARGUMENTS = {"pool_size": 5, "max_overflow": 10, "timeout": 10}

@@ -7,6 +7,7 @@ import threading
 import time
 
 from tests.server import connection_id
+from tests.settings import DB_NAME
 
 LOGGER = "django_mysqlpool"
 
@@ -61,5 +62,5 @@ def test_connections_made_and_discarded_are_logged_at_debug(make_wrapper, observ
     wrapper.close()
 
     debug = messages(caplog, logging.DEBUG)
-    assert sum("new connection to root@127.0.0.1:3306/test" in m for m in debug) == 2
+    assert sum(f"new connection to root@127.0.0.1:3306/{DB_NAME}" in m for m in debug) == 2
     assert any(m.startswith("django-mysqlpool: discarded a connection to") for m in debug)

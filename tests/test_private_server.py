@@ -7,14 +7,17 @@ import glob
 import pytest
 
 from tests.support.mariadb_server import ThrowawayMariaDB, find_server
+from tests.support.names import unique
+
+SPILL = unique("spill")
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.mark.skipif(find_server() is None, reason="mariadbd is not installed")
 def test_starting_a_private_server_keeps_the_shared_servers_temporary_tables(observer):
-    observer.query("CREATE TEMPORARY TABLE mysqlpool_spill (x INT) ENGINE=Aria")
-    observer.query("INSERT INTO mysqlpool_spill VALUES (1)")
+    observer.query(f"CREATE TEMPORARY TABLE {SPILL} (x INT) ENGINE=Aria")
+    observer.query(f"INSERT INTO {SPILL} VALUES (1)")
     files_before = set(glob.glob("/tmp/#sql-temptable-*"))
 
     with ThrowawayMariaDB() as private:
@@ -22,4 +25,4 @@ def test_starting_a_private_server_keeps_the_shared_servers_temporary_tables(obs
 
     # A mariadbd deletes '#sql*' files in its tmpdir when it starts; ours must not be /tmp.
     assert files_before <= set(glob.glob("/tmp/#sql-temptable-*"))
-    observer.query("DROP TEMPORARY TABLE mysqlpool_spill")  # errno 6 if its files were deleted
+    observer.query(f"DROP TEMPORARY TABLE {SPILL}")  # errno 6 if its files were deleted

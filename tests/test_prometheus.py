@@ -13,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from django_mysqlpool import prometheus
 from tests.server import connection_id
+from tests.settings import DB_NAME
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,7 +33,7 @@ def test_collector_reports_each_pool_by_target_at_scrape_time(make_wrapper):
     prometheus.register(registry)
     wrapper = make_wrapper(pool={"pool_size": 2})
     connection_id(wrapper)
-    target = "root@127.0.0.1:3306/test"
+    target = f"root@127.0.0.1:3306/{DB_NAME}"
 
     held = samples(generate_latest(registry).decode())
     wrapper.close()

@@ -19,6 +19,7 @@ def test_restarted_server_replaces_idle_connections_and_down_server_fails_like_p
     where = {
         "HOST": private_server.host,
         "PORT": private_server.port,
+        "NAME": "test",  # the throwaway server's database, whatever MYSQLPOOL_TEST_DB says
         "USER": "root",
         "PASSWORD": "",
     }

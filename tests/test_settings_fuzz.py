@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 import django_mysqlpool
 from django_mysqlpool.settings import BUILTIN_BACKENDS, RULES
+from tests.support.names import unique
 
 KNOWN_NAMES = sorted([*RULES, "backend", "use_threadlocal", "listeners", "poolclass", "creator"])
 scalars = st.one_of(
@@ -51,7 +52,7 @@ SETTING_NAMES = ("MYSQLPOOL_BACKEND", "MYSQLPOOL_ARGUMENTS", "OPTIONS['pool']")
 
 @pytest.fixture(scope="module")
 def fuzz_database(observer_module):
-    name = "mysqlpool_fuzz"
+    name = unique("fuzz")
     observer_module.query(f"CREATE DATABASE IF NOT EXISTS {name}")
     yield name
     observer_module.query(f"DROP DATABASE IF EXISTS {name}")

@@ -7,13 +7,12 @@ import pytest
 import django_mysqlpool
 from django_mysqlpool.targets import describe, target_key
 from tests.server import connection_id
+from tests.settings import DB_NAME
 
 
 @pytest.fixture
-def second_database(observer):
-    observer.query("CREATE DATABASE IF NOT EXISTS mysqlpool_second")
-    yield "mysqlpool_second"
-    observer.query("DROP DATABASE IF EXISTS mysqlpool_second")
+def second_database(own_database):
+    return own_database
 
 
 def current(wrapper, expression: str):
@@ -31,7 +30,7 @@ def test_aliases_on_different_databases_never_share_a_server_connection(
         first.close()
         b_id, b_db = current(second, "DATABASE()")
         second.close()
-        assert (a_db, b_db) == ("test", second_database)
+        assert (a_db, b_db) == (DB_NAME, second_database)
         assert a_id != b_id
     assert len(django_mysqlpool.pool_stats()) == 2
 

@@ -12,6 +12,8 @@ from django.contrib.auth.models import Group
 from django.db import connection
 
 import django_mysqlpool
+from tests.settings import DB_NAME
+from tests.support.names import unique
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -19,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.mark.django_db(transaction=True)
 def test_pytest_django_test_database_is_pooled():
     Group.objects.create(name="pooled")
-    assert connection.settings_dict["NAME"] == "test_test_mysqlpool"
+    assert connection.settings_dict["NAME"] == unique(f"test_{DB_NAME}")
     stats = django_mysqlpool.pool_stats("default")
     assert stats is not None and stats["borrowed"] >= 1
 
@@ -51,4 +53,4 @@ def test_django_test_runner_with_parallel_workers_creates_and_drops_test_databas
     assert "Ran 3 tests" in result.stderr
     assert "OK" in result.stderr
     assert "Cloning test database" in result.stderr  # the parallel, forked path ran
-    assert observer.query("SHOW DATABASES LIKE 'test_mpr%'") == []
+    assert observer.query("SHOW DATABASES LIKE %s", (unique("runner%"),)) == []

@@ -9,8 +9,11 @@ from __future__ import annotations
 import os
 import secrets
 
-#: Short enough to leave room in MySQL's 64-character identifiers.
-RUN_PREFIX = os.environ.get("MYSQLPOOL_TEST_PREFIX") or f"mp{os.getpid()}{secrets.token_hex(2)}"
+#: Short enough to leave room in MySQL's 64-character identifiers. Processes a test
+#: starts (gunicorn workers, Django's test runner) inherit it through the environment.
+RUN_PREFIX = os.environ.setdefault(
+    "MYSQLPOOL_TEST_PREFIX", f"mp{os.getpid()}{secrets.token_hex(2)}"
+)
 
 
 def unique(name: str) -> str:
