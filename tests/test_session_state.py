@@ -48,18 +48,50 @@ def test_isolation_level_changed_by_a_borrower_is_set_again_for_the_next(make_wr
     assert session_value(wrapper, "@@tx_isolation") == (first, "READ-COMMITTED")
 
 
+def through_a_cursor(statement):
+    def change(wrapper, observer):
+        with wrapper.cursor() as cursor:
+            cursor.execute(statement)
+
+    return change
+
+
+def through_a_raw_query(wrapper, observer):
+    wrapper.connection.query(b"SET SESSION TRANSACTION ISOLATION LEVEL SERIALIZABLE")
+
+
+def through_a_procedure(wrapper, observer):
+    procedure = unique("isolate")
+    observer.query(
+        f"CREATE PROCEDURE {procedure}() "
+        "SET SESSION TRANSACTION ISOLATION LEVEL SERIALIZABLE"
+    )
+    try:
+        with wrapper.cursor() as cursor:
+            cursor.execute(f"CALL {procedure}()")
+    finally:
+        observer.query(f"DROP PROCEDURE {procedure}")
+
+
+@pytest.mark.parametrize("mode", ["auto", "transaction"])
 @pytest.mark.parametrize(
-    "raw_sql",
+    "change",
     [
-        "SET @@session.tx_isolation = 'SERIALIZABLE'",
-        "set  session transaction isolation level serializable",
+        through_a_cursor("SET @@session.tx_isolation = 'SERIALIZABLE'"),
+        through_a_cursor("set  session transaction isolation level serializable"),
+        through_a_cursor("/* x */ SET SESSION TRANSACTION ISOLATION LEVEL SERIALIZABLE"),
+        through_a_raw_query,
+        through_a_procedure,
     ],
+    ids=["@@tx_isolation", "lower case", "comment first", "raw query()", "CALL"],
 )
-def test_isolation_changed_by_other_spellings_is_noticed(make_wrapper, raw_sql):
-    wrapper = make_wrapper(pool={"pool_size": 1})
+def test_isolation_changed_any_way_is_set_again_for_the_next_borrower(
+    make_wrapper, observer, mode, change
+):
+    wrapper = make_wrapper(pool={"pool_size": 1, "reset": mode})
     first = connection_id(wrapper)
-    with wrapper.cursor() as cursor:
-        cursor.execute(raw_sql)
+    change(wrapper, observer)
+    assert session_value(wrapper, "@@tx_isolation") == (first, "SERIALIZABLE")  # it took effect
     wrapper.close()
     assert session_value(wrapper, "@@tx_isolation") == (first, "READ-COMMITTED")
 
