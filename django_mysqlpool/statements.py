@@ -2,11 +2,10 @@
 
 Every statement that is not known to leave the session alone counts as a change: its
 first word is not a plain query, DML or DDL word (SET, USE, PREPARE, HANDLER, CALL, XA,
-a leading comment...), or it does what the server never flags in its reply (measured on
-MariaDB 10.11, see ../shared/UPSTREAM-FACTS.md): a named lock (``GET_LOCK``), a table
-lock (``LOCK TABLES``, ``FLUSH ... WITH READ LOCK``), a variable assigned inside a query
-(``SELECT @v := 1``, ``SELECT ... INTO @v``), a temporary table, or more statements after
-the first. What the text cannot show (a function or trigger that sets a variable) the
+LOCK, FLUSH, a leading comment...), or it does what the server never flags in its reply
+(measured on MariaDB 10.11, see ../shared/UPSTREAM-FACTS.md): a named lock
+(``GET_LOCK``), a variable assigned inside a query (``SELECT @v := 1``, ``SELECT ... INTO
+@v``), a temporary table, or more statements after the first. What the text cannot show (a function or trigger that sets a variable) the
 server's reply flag shows, where the client library can read it (``session.py``).
 
 Classifying errs on the side of "changed": a false alarm costs one reset of the session,
@@ -42,7 +41,6 @@ _SESSION_NEUTRAL = frozenset(
     }
 )  # fmt: skip
 _FIRST_WORD = re.compile(r"[\s(]*([A-Za-z_]*)")
-_LOCK_WORD = re.compile(r"(?<![A-Z0-9_$])LOCK(?![A-Z0-9_$])")
 _INTO_VARIABLE = re.compile(r"INTO\s*@")
 _MORE_STATEMENTS = re.compile(r";\s*\S")
 
@@ -97,7 +95,7 @@ def _may_change(text: str, first: str) -> bool:
     """
     return (
         first not in _SESSION_NEUTRAL  # SET, USE, PREPARE, HANDLER, CALL, XA, a comment...
-        or ("LOCK" in text and ("GET_LOCK" in text or _LOCK_WORD.search(text) is not None))
+        or "GET_LOCK" in text  # LOCK TABLES, FLUSH ... READ LOCK: by their first word
         or ":=" in text
         or ("@" in text and _INTO_VARIABLE.search(text) is not None)
         or (";" in text and _MORE_STATEMENTS.search(text) is not None)

@@ -9,6 +9,7 @@ the same server connection sees what a brand-new connection sees after connectin
 from __future__ import annotations
 
 import MySQLdb
+import MySQLdb.cursors
 import pytest
 from django.db import utils
 
@@ -161,7 +162,10 @@ def test_objects_a_request_created_in_its_session_are_gone_for_the_next(
 
 
 @pytest.mark.skipif(PYMYSQL, reason="PyMySQL drops the status flags of replies with rows")
-def test_a_variable_set_inside_a_stored_function_is_reset(pooled, observer, new_connection_facts):
+@pytest.mark.parametrize("after_a_reset", [False, True])
+def test_a_variable_set_inside_a_stored_function_is_reset(
+    pooled, observer, new_connection_facts, after_a_reset
+):
     """No statement text shows it: only the server's session-state flag does."""
     function = unique("sets_v")
     observer.query(
@@ -169,16 +173,45 @@ def test_a_variable_set_inside_a_stored_function_is_reset(pooled, observer, new_
         "BEGIN SET @v = 7; RETURN 1; END"
     )
     try:
+        if after_a_reset:  # the flag must still be on after COM_RESET_CONNECTION
+            leave(pooled, "SET @other = 1")
         first = leave(pooled, f"SELECT {function}()")
         assert fingerprint(pooled) == (first, new_connection_facts)
     finally:
         observer.query(f"DROP FUNCTION {function}")
 
 
+def test_a_reset_session_gets_connecting_and_djangos_setup_in_one_round_trip(pooled):
+    """After the reset: one query (one per statement where the driver refuses several)
+    sets up USE, init_command, tracking and the isolation level; Django's setup is then
+    not sent again, and the request's own statements follow."""
+    leave(pooled, "SET @v = 1")
+    with pooled.cursor() as cursor:
+        cursor.execute("SHOW SESSION STATUS WHERE Variable_name IN ('Questions', 'Com_set_option')")
+        counted = dict(cursor.fetchall())  # since the reset, which zeroes them
+    # USE; init_command; SET tracking; SET isolation (one query), then this statement.
+    assert (int(counted["Questions"]), int(counted["Com_set_option"])) == (5, 3)
+
+
 def test_state_left_through_the_driver_connection_itself_is_reset(pooled, new_connection_facts):
     pooled.ensure_connection()
     first = fingerprint(pooled)[0]
     pooled.connection.query(b"SET @v = 3")  # a raw protocol call: nobody sees its effect
+    pooled.close()
+    assert fingerprint(pooled) == (first, new_connection_facts)
+
+
+def test_state_left_through_a_cursor_the_pool_cannot_follow_is_reset(
+    pooled, new_connection_facts
+):
+    def cursor_factory(connection):  # not a class: the pool hands out the driver's own cursor
+        return MySQLdb.cursors.Cursor(connection)
+
+    pooled.ensure_connection()
+    first = fingerprint(pooled)[0]
+    cursor = pooled.connection.cursor(cursor_factory)
+    cursor.execute("SELECT 1 UNION SELECT @v := 3")
+    cursor.close()
     pooled.close()
     assert fingerprint(pooled) == (first, new_connection_facts)
 
@@ -221,17 +254,29 @@ FALLBACKS = [
 
 @pytest.mark.parametrize("missing, reused", FALLBACKS)
 @pytest.mark.parametrize(
-    "statements", [["SET @v = 5"], ["SELECT @v := 5"], ["START TRANSACTION", "SET @v = 5"]]
+    "statements",
+    [
+        ["SET @v = 5"],
+        ["SELECT @v := 5"],
+        ["SELECT 5 INTO @v"],
+        ["START TRANSACTION", "SET @v = 5"],
+        ["CREATE TEMPORARY TABLE {temporary} (x INT)"],
+        ["SELECT GET_LOCK('{lock}', 0)"],
+    ],
 )
 def test_without_a_capability_the_next_borrower_is_still_clean(
-    monkeypatch, make_wrapper, new_connection_facts, missing, reused, statements
+    monkeypatch, make_wrapper, new_connection_facts, observer, missing, reused, statements
 ):
     monkeypatch.setattr(driver, "disabled", missing)
     wrapper = make_wrapper(pool={"pool_size": 1}, OPTIONS={"init_command": INIT_COMMAND})
-    first = leave(wrapper, *statements)
+    names = {"temporary": unique("temporary"), "lock": unique("lock")}
+    first = leave(wrapper, *(statement.format(**names) for statement in statements))
     now, facts = fingerprint(wrapper)
     assert facts == new_connection_facts
     assert (now == first) is reused
+    assert observer.query("SELECT IS_FREE_LOCK(%s)", (names["lock"],)) == [(1,)]
+    with pytest.raises(utils.ProgrammingError), wrapper.cursor() as cursor:
+        cursor.execute(f"SELECT * FROM {names['temporary']}")
 
 
 @pytest.mark.parametrize("missing, reused", FALLBACKS)

@@ -14,6 +14,7 @@ import MySQLdb.cursors
 import pytest
 from django.db import utils
 
+import django_mysqlpool
 from django_mysqlpool import driver
 from tests.server import connection_id
 
@@ -95,13 +96,19 @@ def test_a_streamed_cursor_kept_past_close_does_not_read_the_next_borrowers_rows
     streamed = first.connection.cursor(MySQLdb.cursors.SSCursor)
     streamed.execute("SELECT seq FROM seq_1_to_100")
     assert streamed.fetchone() == (1,)
-    first.close()
+    first.close()  # mysqlclient resets (reads the rest), PyMySQL cannot: discarded
 
     with second.cursor() as cursor:
-        cursor.execute("SELECT 'mine' FROM seq_1_to_3")
+        cursor.execute("SELECT CONNECTION_ID(), 'mine' FROM seq_1_to_3")
+        discarded = django_mysqlpool.pool_stats()[0]["discarded"]
         with pytest.raises(Exception):  # noqa: B017 - whatever the plain engine raises
             streamed.fetchall()  # (test_plain_parity pins which exception that is)
-        assert cursor.fetchall() == (("mine",),) * 3
+        rows = cursor.fetchall()
+    assert [row[1] for row in rows] == ["mine"] * 3
+    second.close()
+    # The stale read left no error behind on the connection: it is reused, not discarded.
+    assert connection_id(second) == rows[0][0]
+    assert django_mysqlpool.pool_stats()[0]["discarded"] == discarded
 
 
 def test_a_cursor_closed_before_close_stays_closed(one_connection):
