@@ -5,8 +5,9 @@ first word is not a plain query, DML or DDL word (SET, USE, PREPARE, HANDLER, CA
 LOCK, FLUSH, a leading comment...), or it does what the server never flags in its reply
 (measured on MariaDB 10.11, see ../shared/UPSTREAM-FACTS.md): a named lock
 (``GET_LOCK``), a variable assigned inside a query (``SELECT @v := 1``, ``SELECT ... INTO
-@v``), a temporary table, or more statements after the first. What the text cannot show (a function or trigger that sets a variable) the
-server's reply flag shows, where the client library can read it (``session.py``).
+@v``), a temporary table, or more statements after the first. What the text cannot show
+(a function or trigger that sets a variable) the server's reply flag shows, where the
+client library can read it (``session.py``).
 
 Classifying errs on the side of "changed": a false alarm costs one reset of the session,
 a miss would hand state to the next request. Django sends the same statement texts over
