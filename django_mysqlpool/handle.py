@@ -9,6 +9,7 @@ belongs to another borrower.
 
 from __future__ import annotations
 
+import collections
 from types import ModuleType
 from typing import Any, Protocol
 
@@ -42,8 +43,10 @@ class Lender(Protocol):
     database: ModuleType
     #: What a given-back handle holds instead (``driver.closed_stand_in``).
     closed_connection: Any
+    #: Records of handles dropped without close(), for the pool's next caller.
+    orphans: collections.deque[Any]
 
-    def give_back(self, record: Any) -> None: ...
+    def give_back(self, handle: PooledConnection) -> None: ...
 
 
 class ClosedConnection:
@@ -68,15 +71,17 @@ class PooledConnection:
         "_record", "_raw", "_lender", "_notes", "_cursors", "_cursor_class", "__weakref__",
     )  # fmt: skip
 
-    def __init__(self, record: Any, raw: Any, lender: Lender) -> None:
-        self._record: Any = record  # SQLAlchemy's connection record; None once given back
+    def __init__(self, info: dict[str, Any], raw: Any, lender: Lender) -> None:
         self._raw: Any = raw
         self._lender = lender
         # What we know about this server connection; lives as long as it does.
-        self._notes: SessionNotes = record.info[reset.NOTES]
+        self._notes: SessionNotes = info[reset.NOTES]
         #: Every cursor handed out during this borrow, cut off when it ends.
         self._cursors: list[Any] = []
         self._cursor_class: Any = raw.cursorclass
+        #: SQLAlchemy's connection record while borrowed: set by the pool in one statement
+        #: once the handle exists, taken back by it in one (``lending.py``); None after.
+        self._record: Any = None
 
     def cursor(self, cursorclass: Any = None, **kwargs: Any) -> Any:
         """A cursor of the driver's class (or the one asked for) that keeps session notes.
@@ -122,12 +127,10 @@ class PooledConnection:
         return self._raw.encoders
 
     def close(self) -> None:
-        record = self._record
-        if record is None:
+        if self._record is None:
             raise driver.closed_twice_error(self._lender.database)
-        self._record = None
         self._cut_off()
-        self._lender.give_back(record)
+        self._lender.give_back(self)
 
     def _cut_off(self) -> None:
         """The handle and its cursors stop reaching the server connection."""
@@ -137,16 +140,11 @@ class PooledConnection:
         self._cursors = []
 
     def __del__(self) -> None:
-        # Dropped without close() (a thread that died mid-request): the pool rolls the
-        # connection back and takes it back, as SQLAlchemy does for a collected checkout.
-        record = self._record
-        if record is not None:
-            self._record = None
-            try:
-                self._cut_off()
-                self._lender.give_back(record)
-            except Exception:  # noqa: S110 - nowhere to raise to from a finalizer
-                pass
+        # Dropped without close() (a thread that died mid-request). The garbage collector
+        # may run this in the middle of any code, ours included: only hand the record over
+        # (a deque append, no lock, no I/O); the pool's next caller resets and returns it.
+        if self._record is not None:
+            self._lender.orphans.append(self._record); self._cut_off()  # noqa: E702 - one step
 
     def __getattr__(self, name: str) -> Any:
         if name not in HARMLESS_ATTRIBUTES and self._record is not None:

@@ -87,13 +87,15 @@ class HostList:
         self.require = require
         self._lock = threading.Lock()
 
-    def creator(
-        self, connect: Callable[..., Any], connect_kwargs: Mapping[str, Any], database: Any
-    ) -> Callable[[], Any]:
-        def create() -> Any:
+    def opener(
+        self, connect: Callable[..., Any], database: Any
+    ) -> Callable[[dict[str, Any]], Any]:
+        """Opens a connection with the given kwargs on the first usable host."""
+
+        def open_connection(connect_kwargs: dict[str, Any]) -> Any:
             return self.connect(connect, connect_kwargs, database)
 
-        return create
+        return open_connection
 
     def connect(
         self, connect: Callable[..., Any], connect_kwargs: Mapping[str, Any], database: Any

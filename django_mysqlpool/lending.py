@@ -4,19 +4,28 @@ A borrow takes a connection record straight from the SQLAlchemy pool (``_do_get`
 method every ``Pool`` subclass implements), checks it is alive, and wraps it in the
 borrower's handle; giving it back resets it and checks the record in. SQLAlchemy's own
 ``_ConnectionFairy`` (a second proxy, a weakref finalizer and three event dispatches per
-request) is not used: it cost more than everything else the pool does per request
-(measured: 20.6 → 9.1 µs for a borrow and give-back). What it guarded is kept here: a
-handle dropped without ``close()`` is rolled back and returned, a record whose reset
-fails is discarded, and a forked child never touches its parent's pool.
+request) is not used: it cost more than everything else the pool does per request.
+
+Two rules keep a slot from ever being lost or lent twice:
+
+* **Ownership is data, and moves in one line.** A checked-out record is always held by
+  exactly one of: a handle (``PooledConnection._record``), this thread's ``in_hand`` entry
+  (while being borrowed or given back) or the ``orphans`` queue. Each move between them is
+  a single statement, so an exception (KeyboardInterrupt, a gevent timeout) can land only
+  before or after it. A record an interrupted call left in ``in_hand`` is discarded by the
+  thread's next borrow or give-back (its state is unknown).
+* **A finalizer only hands over.** A handle dropped without ``close()`` appends its record
+  to ``orphans`` (no lock, no I/O: the garbage collector may run it in the middle of any
+  code, ours included); the next borrow, give-back or waiting borrower resets and returns it.
 """
 
 from __future__ import annotations
 
+import collections
 import logging
+import os
 import threading
 import time
-from collections.abc import Hashable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, NoReturn
@@ -24,7 +33,7 @@ from typing import Any, NoReturn
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.pool import Pool
 
-from . import driver, fork, leaks, liveness, reset
+from . import connecting, driver, fork, leaks, liveness, reset
 from .errors import PoolError, PoolTimeout
 from .handle import PooledConnection
 from .hosts import HostList
@@ -33,11 +42,9 @@ from .stats import PoolCounters
 
 logger = logging.getLogger("django_mysqlpool")
 
-# ``record.info`` keys: how many handles hold the record now (more than one only for pools
-# that share a connection, SingletonThreadPool and StaticPool) and since when; when it
-# last went back to the pool (for ``pre_ping_after``); its liveness probe
-# (``liveness.probe_for``); when its current server connection was opened.
-LENT = "lent"
+# ``record.info`` keys: when the current borrow started; when it last went back to the
+# pool (for ``pre_ping_after``); its liveness probe (``liveness.probe_for``); when its
+# current server connection was opened.
 LENT_AT = "lent_at"
 CONNECTED_AT = "connected_at"
 IDLE_SINCE = "idle_since"
@@ -47,22 +54,8 @@ PROBE = "probe"
 _LIVENESS_ATTEMPTS = 3
 #: How long one wait inside SQLAlchemy's queue lasts before the borrower looks up again.
 WAIT_SLICE = 0.05
-#: While the server is down, a borrower that waited longer than this does not reconnect.
-_MAX_WAIT_BEFORE_RETRY = 0.5
-#: A borrow at least this long gets its socket checked on return (see ``give_back``).
+#: A borrow at least this long gets its socket checked on return (see ``_reset``).
 _SLOW_BORROW = 0.5
-
-
-@dataclass(frozen=True)
-class Outage:
-    """The last failed connect (or a borrower's lost connection), until a connect succeeds."""
-
-    error: BaseException
-
-    def raise_again(self) -> NoReturn:
-        """Raise what the failed connect raised (a new instance: each thread its own)."""
-        fresh = type(self.error)(*self.error.args)
-        raise fresh from None
 
 
 @dataclass(repr=False, eq=False)
@@ -72,91 +65,206 @@ class RegisteredPool:
     Its ``key`` holds every connect kwarg, the password included: never shown (``__repr__``).
     """
 
-    key: Hashable
+    key: Any
     target: str
     setting: str  # where users change its size, for error messages
     config: PoolConfig
-    pool: Pool
     database: ModuleType
+    pool: Pool = field(default=None)  # type: ignore[assignment]  # set by pools._build
+    gate: connecting.ConnectGate = field(default=None)  # type: ignore[assignment]
     counters: PoolCounters = field(default_factory=PoolCounters)
     recycle: float | None = None
     retired: bool = False
     created_at: float = field(default_factory=time.monotonic)
     fork_generation: int = field(default_factory=lambda: fork.generation)
+    pid: int = field(default_factory=os.getpid)
     hosts: HostList | None = None  # OPTIONS["pool"]["hosts"]
-    #: Set when connecting fails, cleared by the next successful connect (pool_events.py).
-    outage: Outage | None = None
     #: How to set a session up again after COM_RESET_CONNECTION.
     recipe: reset.SessionRecipe = field(default_factory=lambda: reset.SessionRecipe((), False))
     #: What given-back handles and cursors hold instead (``driver.closed_stand_in``).
     closed_connection: Any = None
     #: What the client library can do, as seen on the first connection (None before it).
     capabilities: driver.Capabilities | None = None
-    _retrying: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    #: Records of handles dropped without close(), for the next caller to give back.
+    orphans: collections.deque[Any] = field(default_factory=collections.deque)
+    #: The record each thread is borrowing or giving back right now.
+    in_hand: dict[int, Any] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         state = " retired" if self.retired else ""
         return f"<RegisteredPool {self.target} {type(self.pool).__name__}{state}>"
 
-    def borrow(self) -> PooledConnection:
-        started = time.monotonic()
-        record = self._take_record(started)
-        # Time spent opening a new connection inside the pool is not waiting.
-        waited = (
-            0.0 if record.info.get(CONNECTED_AT, 0.0) >= started else time.monotonic() - started
-        )
-        if waited > self.config.wait_warning_after:
-            self._warn_about_wait(waited)
-        info = record.info
-        lent = info.get(LENT, 0)
-        if lent:  # a pool that shares one connection handed out the same record again
-            info[LENT] = lent + 1
-            return PooledConnection(record, record.dbapi_connection, self)
-        try:
-            raw = self._live_connection(record, started)
-        except BaseException as error:
-            self._note_failure(error)  # before a waiter can take the record and try again
-            record._checkin_failed(error, _fairy_was_created=False)
-            self._raise_translated(error)
-        info[LENT] = 1
-        info[LENT_AT] = started
-        self.counters.lend(record, waited)
-        if self.config.leak_timeout:
-            leaks.watch(record, self.target, self.config.leak_timeout)
-        return PooledConnection(record, raw, self)
+    # -- borrowing ---------------------------------------------------------------------
 
-    def _take_record(self, started: float) -> Any:
+    def borrow(self) -> PooledConnection:
+        me = threading.get_ident()
+        self._settle_leftovers(me)
+        if self.orphans:
+            self._adopt_orphans()
+        started = time.monotonic()
+        deadline = started + self.config.arguments.get("timeout", DEFAULTS["timeout"])
+        self.gate.start_borrow(started, deadline)
+        try:
+            self.in_hand[me] = self._take_record(started, deadline)
+            record = self.in_hand[me]
+            raw = self._live_connection(record)
+            self._note_lent(record, started)
+            handle = PooledConnection(record.info, raw, self)
+            handle._record = self.in_hand.pop(me)  # the handle owns it from here on
+            return handle
+        except BaseException as error:
+            self._settle_leftovers(me, error)
+            self._raise_translated(error)
+
+    def _take_record(self, started: float, deadline: float) -> Any:
         """A record from the pool within the ``timeout`` setting, or fail.
 
-        SQLAlchemy's QueuePool, once full, makes a borrower wait the whole ``timeout`` even
-        while the server is unreachable, and a waiter loses every race for a returned
-        connection to the thread that returned it. So the wait happens in short slices, and
-        a waiter gives up with the connect error as soon as connecting is known to fail: a
-        request then fails within the driver's ``connect_timeout``, as with no pool.
+        The wait happens in short slices inside SQLAlchemy's queue, so that a waiter gives
+        up with the connect error as soon as connecting is known to fail, and gives back
+        orphaned records (whose owners were garbage-collected) while it waits.
         """
-        deadline = started + self.config.arguments.get("timeout", DEFAULTS["timeout"])
         while True:
             try:
                 return self.pool._do_get()
             except sa_exc.TimeoutError:
                 pass  # one slice passed with every connection out
-            except Exception as error:
-                self._note_failure(error)
-                self._raise_translated(error)
-            outage = self.outage
-            if outage is not None:
-                outage.raise_again()
+            self.gate.fail_waiter()
+            if self.orphans:
+                self._adopt_orphans()
             now = time.monotonic()
             if now >= deadline:
                 self.counters.count_timeout(now - started)
                 raise PoolTimeout(self._exhaustion_message(now - started)) from None
 
-    def _note_failure(self, error: BaseException) -> None:
-        if isinstance(error, self.database.Error) and not isinstance(error, PoolError):
-            self.counters.count_connect_error()
-            if self.outage is None:
-                logger.warning("django-mysqlpool: cannot connect to %s: %s", self.target, error)
-            self.outage = Outage(error)
+    def _note_lent(self, record: Any, started: float) -> None:
+        # Time spent opening a new connection inside the pool is not waiting.
+        info = record.info
+        waited = 0.0 if info.get(CONNECTED_AT, 0.0) >= started else time.monotonic() - started
+        if waited > self.config.wait_warning_after:
+            self._warn_about_wait(waited)
+        info[LENT_AT] = started
+        self.counters.lend(record, waited)
+        if self.config.leak_timeout:
+            leaks.watch(record, self.target, self.config.leak_timeout)
+
+    def _live_connection(self, record: Any) -> Any:
+        """The record's connection, replaced (up to 3 times) while it turns out dead."""
+        for _ in range(_LIVENESS_ATTEMPTS):
+            before = record.dbapi_connection
+            raw = record.get_connection()  # connects if needed, or if due for recycling
+            if before is not None and raw is not before:
+                self.counters.count_recycled()
+                logger.debug("django-mysqlpool: recycled a connection to %s", self.target)
+            ping = self._ping_due(record)
+            reason = liveness.why_dead(raw, record.info.get(PROBE), ping=ping)
+            if reason is None:
+                return raw
+            self.counters.count_dead_on_borrow(ping_failed=reason.startswith("ping"))
+            if self.hosts is not None:
+                self.hosts.connection_lost(raw, reason)
+            record.invalidate(sa_exc.DisconnectionError(f"connection to {self.target}: {reason}"))
+        raise PoolError(
+            f"django-mysqlpool: {_LIVENESS_ATTEMPTS} connections in a row to {self.target} "
+            f"were dead on arrival; the server or the network is dropping them."
+        )
+
+    def _ping_due(self, record: Any) -> bool:
+        if not self.config.pre_ping:
+            return False
+        idle_since = record.info.get(IDLE_SINCE)
+        return (
+            idle_since is not None and time.monotonic() - idle_since >= self.config.pre_ping_after
+        )
+
+    # -- giving back -------------------------------------------------------------------
+
+    def give_back(self, handle: PooledConnection) -> None:
+        """Take the record from ``handle``, reset it for the next borrower and return it."""
+        if os.getpid() != self.pid or fork.generation != self.fork_generation:
+            fork.check_pid()
+            return  # a handle inherited through fork: the parent's pool is not ours
+        me = threading.get_ident()
+        self._settle_leftovers(me)
+        if self.orphans:
+            self._adopt_orphans()
+        try:
+            self.in_hand[me], handle._record = handle._record, None
+            self._return(me)
+        except BaseException as error:
+            self._settle_leftovers(me, error)
+            raise
+
+    def _adopt_orphans(self) -> None:
+        """Give back the records of handles the garbage collector dropped."""
+        me = threading.get_ident()
+        while self.orphans:
+            try:
+                self.in_hand[me] = self.orphans.popleft()
+                self._return(me)
+            except IndexError:
+                return  # another thread took the last one
+            except BaseException as error:
+                self._settle_leftovers(me, error)
+                raise
+
+    def _return(self, me: int) -> None:
+        """Reset the record this thread holds and check it in (or discard it)."""
+        record = self.in_hand[me]
+        raw = record.dbapi_connection
+        if raw is not None and not self.retired:
+            try:
+                self._reset(record, raw)
+            except Exception as error:  # never lend it again
+                self._discard_lost(record, raw, error)
+                record.invalidate(error)
+        if self.config.pre_ping:
+            record.info[IDLE_SINCE] = time.monotonic()
+        self._forget_lent(record)
+        self.in_hand.pop(me).checkin(_fairy_was_created=False)
+        if self.retired:  # retired while we were returning: close what we put back
+            self.close_idle()
+
+    def _reset(self, record: Any, raw: Any) -> None:
+        info = record.info
+        # A borrow that lasted long may have met a server that stopped answering (a read
+        # timeout); only then is the socket worth a look now. A quick borrow's dead
+        # connection is found by the next borrow's check anyway.
+        probe = info.get(PROBE)
+        slow = time.monotonic() - info.get(LENT_AT, 0.0) >= _SLOW_BORROW
+        if probe is not None and driver.socket_fd(raw) != probe.fd:
+            raise reset.UnusableConnection(
+                "the client library closed it after an error", lost=True
+            )
+        has_news = probe.has_news if slow and probe is not None else None
+        reset.reset_for_next_borrower(raw, info, self.config.reset, self.recipe, has_news)
+
+    def _discard_lost(self, record: Any, raw: Any, error: BaseException) -> None:
+        """A connection lost while borrowed: its host backs off (never an outage)."""
+        if getattr(error, "lost", False) and self.hosts is not None:
+            self.hosts.connection_lost(raw, str(error))
+
+    def _forget_lent(self, record: Any) -> None:
+        """Idempotent: safe to run again for a record an interrupted call left behind."""
+        if self.config.leak_timeout:
+            leaks.unwatch(record)
+        self.counters.give_back(record)
+
+    def _settle_leftovers(self, me: int, error: BaseException | None = None) -> None:
+        """Discard the record an interrupted borrow or give-back left in this thread's hand.
+
+        Its state is unknown (a half-done reset, a half-checked connection): closing it is
+        the only safe way back to the pool.
+        """
+        if me not in self.in_hand:
+            return
+        record = self.in_hand[me]
+        self._forget_lent(record)
+        self.in_hand.pop(me)._checkin_failed(
+            error or PoolError("interrupted while borrowed or given back"),
+            _fairy_was_created=False,
+        )
+
+    # -- errors and reports ------------------------------------------------------------
 
     def note_capabilities(self, capabilities: driver.Capabilities) -> None:
         """Keep what the first connection could do; say once what is missing and its cost."""
@@ -194,116 +302,6 @@ class RegisteredPool:
         if "recycle" in found:
             found["recycle"] = self.recycle if self.recycle is not None else -1
         return found
-
-    def give_back(self, record: Any) -> None:
-        """Reset the connection for the next borrower and return it (or discard it)."""
-        if fork.generation != self.fork_generation:
-            return  # a handle inherited through fork: the parent's pool is not ours
-        info = record.info
-        lent = info.get(LENT, 1) - 1
-        if lent > 0:
-            info[LENT] = lent
-            return
-        info[LENT] = 0
-        try:
-            raw = record.dbapi_connection
-            if self.retired:
-                record.close()
-            elif raw is not None:
-                # A borrow that lasted long may have met a server that stopped answering
-                # (a read timeout); only then is the socket worth a look now. A quick
-                # borrow's dead connection is found by the next borrow's check anyway.
-                probe = info.get(PROBE)
-                slow = time.monotonic() - info.get(LENT_AT, 0.0) >= _SLOW_BORROW
-                has_news = probe.has_news if slow and probe is not None else None
-                try:
-                    if probe is not None and driver.socket_fd(raw) != probe.fd:
-                        raise reset.UnusableConnection(
-                            "the client library closed it after an error", lost=True
-                        )
-                    reset.reset_for_next_borrower(
-                        raw, info, self.config.reset, self.recipe, has_news
-                    )
-                except BaseException as error:  # interrupted or failed: never lend it again
-                    if getattr(error, "lost", False):
-                        # The server or the network stopped answering this borrower:
-                        # waiters should not queue up to reconnect, a timeout each.
-                        self.outage = Outage(self._lost_error(raw, error))
-                        if self.hosts is not None:
-                            self.hosts.connection_lost(raw, str(error))
-                    record.invalidate(error)
-                    if not isinstance(error, Exception):
-                        raise
-                if self.config.pre_ping:
-                    info[IDLE_SINCE] = time.monotonic()
-        finally:
-            if self.config.leak_timeout:
-                leaks.unwatch(record)
-            self.counters.give_back(record)
-            record.checkin(_fairy_was_created=False)
-
-    def _lost_error(self, raw: Any, lost: BaseException) -> Exception:
-        """What the plain backend would raise for a connection lost this way."""
-        if driver.last_error_code(raw):
-            return driver.last_error(raw, self.database)
-        code = getattr(lost, "error_code", 0) or 2013
-        return self.database.OperationalError(  # type: ignore[no-any-return]
-            code, f"Lost connection to server: {lost}"
-        )
-
-    def _live_connection(self, record: Any, started: float) -> Any:
-        """The record's connection, replaced (up to 3 times) while it turns out dead."""
-        for _ in range(_LIVENESS_ATTEMPTS):
-            if record.dbapi_connection is None:
-                with self._connect_attempt(started):
-                    raw = record.get_connection()
-            else:
-                before = record.dbapi_connection
-                raw = record.get_connection()  # reconnects if due for recycling
-                if raw is not before:
-                    self.counters.count_recycled()
-                    logger.debug("django-mysqlpool: recycled a connection to %s", self.target)
-            ping = self._ping_due(record)
-            reason = liveness.why_dead(raw, record.info.get(PROBE), ping=ping)
-            if reason is None:
-                return raw
-            self.counters.count_dead_on_borrow(ping_failed=reason.startswith("ping"))
-            if self.hosts is not None:
-                self.hosts.connection_lost(raw, reason)
-            record.invalidate(sa_exc.DisconnectionError(f"connection to {self.target}: {reason}"))
-        raise PoolError(
-            f"django-mysqlpool: {_LIVENESS_ATTEMPTS} connections in a row to {self.target} "
-            f"were dead on arrival; the server or the network is dropping them."
-        )
-
-    @contextmanager
-    def _connect_attempt(self, started: float) -> Iterator[None]:
-        """Connect, unless the server is known to be down and another thread is trying.
-
-        While connecting fails, one borrower at a time tries again (so the pool sees the
-        server come back at once); the others fail right away with the last connect error
-        instead of each waiting a connect timeout, and so does a borrower that already
-        waited for a connection, which would otherwise pay both.
-        """
-        outage = self.outage
-        if outage is None:
-            yield
-            return
-        waited = time.monotonic() - started
-        if waited > _MAX_WAIT_BEFORE_RETRY or not self._retrying.acquire(blocking=False):
-            outage.raise_again()
-        try:
-            yield
-        finally:
-            self._retrying.release()
-
-    def _ping_due(self, record: Any) -> bool:
-        if not self.config.pre_ping:
-            return False
-        idle_since = record.info.get(IDLE_SINCE)
-        return (
-            idle_since is not None and time.monotonic() - idle_since >= self.config.pre_ping_after
-        )
 
     def _raise_translated(self, error: BaseException) -> NoReturn:
         """Driver errors go on as the plain backend raises them; pool errors become ours."""

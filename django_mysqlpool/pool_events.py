@@ -31,9 +31,6 @@ def listen(registered: RegisteredPool) -> None:
 
     @event.listens_for(pool, "connect")
     def created(raw: Any, record: Any) -> None:
-        if registered.outage is not None:
-            logger.warning("django-mysqlpool: connecting to %s works again", registered.target)
-        registered.outage = None  # the server answers again
         counters.count_created()
         logger.debug("django-mysqlpool: new connection to %s", registered.target)
         fork.track(raw)

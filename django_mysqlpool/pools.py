@@ -13,7 +13,7 @@ from collections.abc import Callable, Hashable, Mapping
 from types import ModuleType
 from typing import Any
 
-from . import driver, fork, hosts, pool_events, reset, settings, targets
+from . import connecting, driver, fork, hosts, pool_events, reset, settings, targets
 from .lending import WAIT_SLICE, RegisteredPool
 from .settings import PoolConfig
 
@@ -120,20 +120,13 @@ def _build(
         # stops waiting early when the server is down (see RegisteredPool.borrow).
         arguments["timeout"] = WAIT_SLICE
     host_list = None
-    creator_kwargs = driver.pooled_connect_kwargs(database, connect_kwargs)
-    creator: Callable[[], Any] = lambda: connect(**creator_kwargs)  # noqa: E731
+    open_connection: Callable[[dict[str, Any]], Any] = lambda kwargs: connect(**kwargs)  # noqa: E731
     if config.hosts:
         default_port = int(connect_kwargs.get("port") or 3306)
         host_list = hosts.HostList(
             list(config.hosts), default_port, config.host_backoff, config.require
         )
-        creator = host_list.creator(connect, creator_kwargs, database)
-    pool = config.backend(
-        creator,
-        reset_on_return=None,  # reset.py does it, and discards what it cannot reset
-        recycle=config.recycle if config.recycle is not None else -1,  # type: ignore[arg-type]
-        **arguments,
-    )
+        open_connection = host_list.opener(connect, database)
     setting = (
         settings.option_name(pool_option)
         if isinstance(pool_option, Mapping)
@@ -149,9 +142,21 @@ def _build(
         closed_connection=driver.closed_stand_in(database, connect_kwargs),
         setting=setting,
         config=config,
-        pool=pool,
         database=database,
         recycle=config.recycle,
+    )
+    registered.gate = connecting.ConnectGate(
+        open_connection,
+        driver.pooled_connect_kwargs(database, connect_kwargs),
+        database.Error,
+        registered.target,
+        registered.counters.count_connect_error,
+    )
+    registered.pool = config.backend(
+        registered.gate,
+        reset_on_return=None,  # reset.py does it, and discards what it cannot reset
+        recycle=config.recycle if config.recycle is not None else -1,  # type: ignore[arg-type]
+        **arguments,
     )
     pool_events.listen(registered)
     return registered

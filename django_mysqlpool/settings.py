@@ -19,7 +19,15 @@ from django.core.exceptions import ImproperlyConfigured
 from sqlalchemy import pool as sa_pool
 
 DEFAULT_BACKEND = "QueuePool"
-BUILTIN_BACKENDS = ("QueuePool", "NullPool", "StaticPool", "SingletonThreadPool", "AssertionPool")
+BUILTIN_BACKENDS = ("QueuePool", "NullPool")
+#: SQLAlchemy pool classes that hand one connection to several borrowers at once (or
+#: refuse a second), which a pool shared by Django's threads must never do.
+SHARING_BACKENDS = {
+    "StaticPool": "it hands the same connection to every thread at once",
+    "SingletonThreadPool": "it hands one connection per thread, shared by every borrow "
+    "of that thread, and closes connections of other threads at random",
+    "AssertionPool": "it allows one connection per process and raises on a second borrower",
+}
 
 #: Arguments 0.2.1 users may still have that today's SQLAlchemy removed: warned, ignored.
 LEGACY_ARGUMENTS = {
@@ -200,7 +208,9 @@ def resolve(pool_option: Any) -> PoolConfig | None:
     overrides = dict(overrides)
     if "backend" in overrides:
         backend_value, backend_setting = overrides.pop("backend"), f"{where}['backend']"
-    backend = load_backend(backend_value or DEFAULT_BACKEND, backend_setting)
+    backend = load_backend(
+        DEFAULT_BACKEND if backend_value is None else backend_value, backend_setting
+    )
     if backend_setting != "MYSQLPOOL_BACKEND":
         # An alias that picks its own pool class takes the global arguments that class has.
         accepted = accepted_arguments(backend) | LEGACY_ARGUMENTS.keys()
@@ -241,6 +251,12 @@ def load_backend(value: Any, setting: str) -> type[sa_pool.Pool]:
         "sqlalchemy.pool.Pool subclass"
     )
     backend: Any = value
+    name = value.rpartition(".")[2] if isinstance(value, str) else getattr(value, "__name__", "")
+    if name in SHARING_BACKENDS:
+        raise ImproperlyConfigured(
+            f"{setting} is {value!r}: {SHARING_BACKENDS[name]}. Use 'QueuePool' (with "
+            f"pool_size=1, max_overflow=0 for a single connection) or 'NullPool'."
+        )
     if isinstance(value, str):
         if "." not in value:
             backend = getattr(sa_pool, value, None) if value in BUILTIN_BACKENDS else None
@@ -256,6 +272,12 @@ def load_backend(value: Any, setting: str) -> type[sa_pool.Pool]:
         raise ImproperlyConfigured(
             f"{setting} is {value!r}, an asyncio pool; Django's MySQL drivers are "
             f"synchronous. Use 'QueuePool'."
+        )
+    if not issubclass(backend, (sa_pool.QueuePool, sa_pool.NullPool)):
+        raise ImproperlyConfigured(
+            f"{setting} is {value!r}, which is neither a QueuePool nor a NullPool (sub)class: "
+            f"only those hand each connection to one borrower at a time. Use 'QueuePool' "
+            f"or a subclass of it."
         )
     return backend
 

@@ -1,0 +1,111 @@
+"""Opening new server connections for a pool: bounded by the borrow, one attempt per outage.
+
+Every new connection of a pool is made here (it is the SQLAlchemy pool's ``creator``), so
+the rules hold wherever SQLAlchemy decides to connect, a waiter's freed slot included:
+
+* the borrow's ``timeout`` bounds the connect too: a user who set no ``connect_timeout``
+  gets one no longer than the time the borrow has left, so a server that accepts and
+  never answers cannot hang a request;
+* while connecting fails (an outage), one borrower at a time tries again, and every
+  other borrower fails at once with the last connect error instead of paying its own
+  connect timeout (and a borrower that already waited for a slot never pays a second);
+* only a failed connect starts an outage, and only a successful one ends it: a borrower's
+  lost connection (a slow query's read timeout) says nothing about new connections.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+logger = logging.getLogger("django_mysqlpool")
+
+#: While connecting fails, a borrower that waited longer than this for a slot does not
+#: make an attempt of its own: it fails with the last connect error.
+MAX_WAIT_BEFORE_RETRY = 0.5
+
+
+@dataclass(frozen=True)
+class Outage:
+    """The last failed connect, until a connect succeeds."""
+
+    error: BaseException
+
+    def raise_again(self) -> NoReturn:
+        """Raise what the failed connect raised (a new instance: each thread its own)."""
+        fresh = type(self.error)(*self.error.args)
+        raise fresh from None
+
+
+class ConnectGate:
+    """The creator of a pool's connections; see the module docstring."""
+
+    def __init__(
+        self,
+        open_connection: Callable[[dict[str, Any]], Any],
+        connect_kwargs: Mapping[str, Any],
+        driver_error: type[BaseException],
+        target: str,
+        on_failure: Callable[[], None],
+    ) -> None:
+        self._open = open_connection
+        self._kwargs = dict(connect_kwargs)
+        self._bounded_by_borrow = connect_kwargs.get("connect_timeout") is None
+        self._driver_error = driver_error
+        self._target = target
+        self._on_failure = on_failure
+        self._retrying = threading.Lock()
+        self._borrow = threading.local()  # when this thread's borrow started, its deadline
+        self.outage: Outage | None = None
+
+    def start_borrow(self, started: float, deadline: float) -> None:
+        borrow = self._borrow
+        borrow.started, borrow.deadline = started, deadline
+
+    def __call__(self) -> Any:
+        started = getattr(self._borrow, "started", None)
+        now = time.monotonic()
+        retrying = False
+        outage = self.outage
+        if outage is not None:
+            waited = 0.0 if started is None else now - started
+            if waited > MAX_WAIT_BEFORE_RETRY or not self._retrying.acquire(blocking=False):
+                outage.raise_again()
+            retrying = True
+        try:
+            raw = self._open(self._kwargs_for(now))
+        except self._driver_error as error:
+            if self.outage is None:
+                logger.warning("django-mysqlpool: cannot connect to %s: %s", self._target, error)
+            self.outage = Outage(error)
+            self._on_failure()
+            raise
+        finally:
+            if retrying:
+                self._retrying.release()
+        if self.outage is not None:
+            logger.warning("django-mysqlpool: connecting to %s works again", self._target)
+            self.outage = None
+        return raw
+
+    def _kwargs_for(self, now: float) -> dict[str, Any]:
+        deadline = getattr(self._borrow, "deadline", None)
+        if not self._bounded_by_borrow or deadline is None:
+            return self._kwargs
+        # Whole seconds (mysqlclient's unit), at least one: the borrow's own deadline check
+        # fails the request at its timeout even if the connect is still within this.
+        return {**self._kwargs, "connect_timeout": max(1, math.ceil(deadline - now))}
+
+    def is_down(self) -> bool:
+        return self.outage is not None
+
+    def fail_waiter(self) -> None:
+        """A borrower waiting for a slot gives up with the connect error, if there is one."""
+        outage = self.outage
+        if outage is not None:
+            outage.raise_again()
