@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # and records where in .mysqlpool-db.env, which every target below reads).
 WITH_DB = if [ -f .mysqlpool-db.env ]; then set -a; . ./.mysqlpool-db.env; set +a; fi;
 
-.PHONY: install db test test-fast faults compat compat-full lint format demo bench bench-chart tox clean
+.PHONY: install db test test-fast faults compat compat-full lint format demo bench bench-chart tox test-sqlalchemy-next clean
 
 install: $(VENV)/.installed
 
@@ -73,5 +73,18 @@ tox: install
 	$(PY) -m pip install -q tox
 	$(WITH_DB) PATH="$(PYENV_PATHS):$$PATH" $(VENV)/bin/tox  # one env at a time: they share the test server
 
+# The suite against the newest SQLAlchemy, pre-releases included, in a venv of its own:
+# breakage of the internals the hot path uses (sqlalchemy_contract.py) shows here first.
+SA_NEXT_VENV ?= .venv-sa-next
+
+test-sqlalchemy-next: db
+	bash .ci/system-deps.sh
+	$(PYTHON) -m venv $(SA_NEXT_VENV)
+	$(SA_NEXT_VENV)/bin/python -m pip install -q --upgrade pip
+	$(SA_NEXT_VENV)/bin/python -m pip install -q -e '.[test]'
+	$(SA_NEXT_VENV)/bin/python -m pip install -q --pre --upgrade SQLAlchemy 2>&1 | grep -v "incompatible" || true
+	$(SA_NEXT_VENV)/bin/python -c "import sqlalchemy; print('SQLAlchemy', sqlalchemy.__version__)"
+	$(WITH_DB) $(SA_NEXT_VENV)/bin/python -m pytest -m "not slow"
+
 clean:
-	rm -rf $(VENV) build dist *.egg-info .tox .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SA_NEXT_VENV) build dist *.egg-info .tox .mypy_cache .ruff_cache

@@ -144,7 +144,8 @@ class PooledConnection:
         # may run this in the middle of any code, ours included: only hand the record over
         # (a deque append, no lock, no I/O); the pool's next caller resets and returns it.
         if self._record is not None:
-            self._lender.orphans.append(self._record); self._cut_off()  # noqa: E702 - one step
+            self._lender.orphans.append(self._record)
+            self._cut_off()  # noqa: E702 - one step
 
     def __getattr__(self, name: str) -> Any:
         if name not in HARMLESS_ATTRIBUTES and self._record is not None:

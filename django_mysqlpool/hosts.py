@@ -87,9 +87,7 @@ class HostList:
         self.require = require
         self._lock = threading.Lock()
 
-    def opener(
-        self, connect: Callable[..., Any], database: Any
-    ) -> Callable[[dict[str, Any]], Any]:
+    def opener(self, connect: Callable[..., Any], database: Any) -> Callable[[dict[str, Any]], Any]:
         """Opens a connection with the given kwargs on the first usable host."""
 
         def open_connection(connect_kwargs: dict[str, Any]) -> Any:

@@ -232,9 +232,7 @@ class RegisteredPool:
         probe = info.get(PROBE)
         slow = time.monotonic() - info.get(LENT_AT, 0.0) >= _SLOW_BORROW
         if probe is not None and driver.socket_fd(raw) != probe.fd:
-            raise reset.UnusableConnection(
-                "the client library closed it after an error", lost=True
-            )
+            raise reset.UnusableConnection("the client library closed it after an error", lost=True)
         has_news = probe.has_news if slow and probe is not None else None
         reset.reset_for_next_borrower(raw, info, self.config.reset, self.recipe, has_news)
 

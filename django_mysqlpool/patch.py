@@ -26,6 +26,7 @@ def install(database: ModuleType) -> None:
     """Make ``database.connect`` borrow from the pools; a second call changes nothing."""
     if is_installed(database):
         return
+    check_sqlalchemy()
     from . import driver
 
     original = driver.original_connect(database)
@@ -39,6 +40,21 @@ def install(database: ModuleType) -> None:
     # Keep the alias PyMySQL and mysqlclient both export pointing at the same function.
     if getattr(database, "Connect", None) is getattr(pooled_connect, _MARKER):
         database.Connect = pooled_connect  # type: ignore[attr-defined]
+
+
+def check_sqlalchemy() -> None:
+    """Refuse to pool on a SQLAlchemy whose internals the hot path relies on changed."""
+    from . import sqlalchemy_contract
+
+    missing = sqlalchemy_contract.problems()
+    if missing:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(
+            f"django-mysqlpool cannot use SQLAlchemy {sqlalchemy_contract.version()}: it "
+            f"lacks {'; '.join(missing)}. Install a SQLAlchemy version django-mysqlpool "
+            f"supports (>=2.0,<2.2), or upgrade django-mysqlpool."
+        )
 
 
 def uninstall(database: ModuleType) -> None:
@@ -90,15 +106,16 @@ def _django_caller_settings() -> dict[str, Any] | None:
     """The settings of the Django wrapper whose ``get_new_connection`` called ``connect``.
 
     Django's wrapper class is the same for both engines, so only its settings tell which
-    one is connecting: the caller's frame is the one place that knows.
+    one is connecting: the caller's frame is the one place that knows. The whole stack is
+    searched, not a fixed window: tracing and profiling tools wrap ``connect`` (and
+    ``get_new_connection``) in frames of their own, as many as they like.
     """
     frame: Any = sys._getframe(2)
-    for _ in range(4):  # connect <- pooled_connect <- get_new_connection (maybe wrapped)
-        if frame is None:
-            return None
+    while frame is not None:
         if frame.f_code.co_name == "get_new_connection":
             settings_dict = getattr(frame.f_locals.get("self"), "settings_dict", None)
-            return settings_dict if isinstance(settings_dict, dict) else None
+            if isinstance(settings_dict, dict):
+                return settings_dict
         frame = frame.f_back
     return None
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 
 import MySQLdb
 import MySQLdb.connections
+import pytest
 
 import django_mysqlpool
 from django_mysqlpool import patch
@@ -74,3 +76,49 @@ def test_a_library_calling_mysqldb_connect_directly_gets_a_plain_connection(obse
     raw_id = raw.thread_id()
     raw.close()
     assert observer.is_gone(raw_id)
+
+
+def wrapped_in_frames(connect, depth: int):
+    """``connect`` behind ``depth`` Python frames, as tracing and profiling tools wrap it."""
+    if depth == 0:
+        return connect
+
+    @functools.wraps(connect)
+    def traced(*args, **kwargs):
+        return inner(*args, **kwargs)
+
+    inner = wrapped_in_frames(connect, depth - 1)
+    return traced
+
+
+@pytest.mark.parametrize("depth", [1, 3, 12])
+def test_pooling_does_not_depend_on_how_many_frames_wrap_connect(
+    make_wrapper, observer, monkeypatch, depth
+):
+    monkeypatch.setattr(MySQLdb, "connect", wrapped_in_frames(MySQLdb.connect, depth))
+    plain = make_wrapper(engine="django.db.backends.mysql", pool=None)
+    pooled = make_wrapper(pool=None)  # pooled by its ENGINE alone, as most aliases are
+    first_plain, first_pooled = connection_id(plain), connection_id(pooled)
+    plain.close()
+    pooled.close()
+
+    assert connection_id(pooled) == first_pooled  # still pooled
+    assert observer.is_gone(first_plain)  # still plain
+
+
+def test_a_sqlalchemy_without_what_the_hot_path_uses_is_refused_naming_its_version(monkeypatch):
+    import sqlalchemy
+    from django.core.exceptions import ImproperlyConfigured
+    from sqlalchemy.pool.base import _ConnectionRecord
+
+    monkeypatch.delattr(_ConnectionRecord, "_checkin_failed")
+    with pytest.raises(ImproperlyConfigured) as raised:
+        patch.check_sqlalchemy()
+    message = str(raised.value)
+    assert f"cannot use SQLAlchemy {sqlalchemy.__version__}" in message
+    assert "_ConnectionRecord._checkin_failed()" in message
+    assert ">=2.0,<2.2" in message
+
+
+def test_the_installed_sqlalchemy_has_everything_the_hot_path_uses():
+    patch.check_sqlalchemy()  # raises otherwise

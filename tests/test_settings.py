@@ -25,6 +25,12 @@ def connect_error(make_wrapper, **kwargs) -> str:
         ("os.path", "got 'os.path'"),
         ("sqlalchemy.pool.AsyncAdaptedQueuePool", "an asyncio pool"),
         ("collections.OrderedDict", "a dotted path to a sqlalchemy.pool.Pool subclass"),
+        ("StaticPool", "hands the same connection to every thread at once"),
+        ("SingletonThreadPool", "one connection per thread, shared by every borrow"),
+        ("sqlalchemy.pool.AssertionPool", "raises on a second borrower"),
+        ("sqlalchemy.pool.base.Pool", "neither a QueuePool nor a NullPool"),
+        (False, "got False"),
+        (0, "got 0"),
     ],
 )
 def test_unknown_backend_names_the_setting_and_what_is_allowed(
