@@ -51,7 +51,7 @@ def problems() -> list[str]:
             parameters = inspect.signature(member).parameters
             if not all(keyword in parameters for keyword in keywords):
                 found.append(f"{what} with {', '.join(keywords)}")
-    instance = pool.QueuePool(lambda: None, pool_size=1)  # connects nothing
+    instance = pool.QueuePool(lambda: None, pool_size=1)  # type: ignore[arg-type]  # no connect
     for attribute, what in (
         ("_pool", "QueuePool._pool (its queue)"),
         ("_recycle", "Pool._recycle"),
