@@ -72,6 +72,9 @@ class PooledConnection:
     )  # fmt: skip
 
     def __init__(self, info: dict[str, Any], raw: Any, lender: Lender) -> None:
+        #: SQLAlchemy's connection record while borrowed: set by the pool in one statement
+        #: once the handle exists, taken back by it in one (``lending.py``); None after.
+        self._record: Any = None
         self._raw: Any = raw
         self._lender = lender
         # What we know about this server connection; lives as long as it does.
@@ -79,9 +82,6 @@ class PooledConnection:
         #: Every cursor handed out during this borrow, cut off when it ends.
         self._cursors: list[Any] = []
         self._cursor_class: Any = raw.cursorclass
-        #: SQLAlchemy's connection record while borrowed: set by the pool in one statement
-        #: once the handle exists, taken back by it in one (``lending.py``); None after.
-        self._record: Any = None
 
     def cursor(self, cursorclass: Any = None, **kwargs: Any) -> Any:
         """A cursor of the driver's class (or the one asked for) that keeps session notes.
@@ -143,11 +143,14 @@ class PooledConnection:
         # Dropped without close() (a thread that died mid-request). The garbage collector
         # may run this in the middle of any code, ours included: only hand the record over
         # (a deque append, no lock, no I/O); the pool's next caller resets and returns it.
-        if self._record is not None:
+        # The hand-over comes first: it is what must not be lost.
+        if getattr(self, "_record", None) is not None:  # unset if __init__ was interrupted
             self._lender.orphans.append(self._record)
-            self._cut_off()  # noqa: E702 - one step
+            self._cut_off()
 
     def __getattr__(self, name: str) -> Any:
+        if name in PooledConnection.__slots__:  # a slot an interrupted __init__ left unset
+            raise AttributeError(name)
         if name not in HARMLESS_ATTRIBUTES and self._record is not None:
             self._notes.in_doubt = True
         return getattr(self._raw, name)

@@ -17,6 +17,9 @@ Two rules keep a slot from ever being lost or lent twice:
 * **A finalizer only hands over.** A handle dropped without ``close()`` appends its record
   to ``orphans`` (no lock, no I/O: the garbage collector may run it in the middle of any
   code, ours included); the next borrow, give-back or waiting borrower resets and returns it.
+  Should the finalizer itself be interrupted, ``holders`` (each lent record with a weak
+  reference to its handle) still shows a record whose handle is gone: a borrower waiting
+  for a connection adopts it.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, NoReturn
@@ -89,6 +93,8 @@ class RegisteredPool:
     orphans: collections.deque[Any] = field(default_factory=collections.deque)
     #: The record each thread is borrowing or giving back right now.
     in_hand: dict[int, Any] = field(default_factory=dict)
+    #: Every lent record, by id, with a weak reference to the handle that holds it.
+    holders: dict[int, tuple[Any, weakref.ref[PooledConnection]]] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         state = " retired" if self.retired else ""
@@ -99,17 +105,18 @@ class RegisteredPool:
     def borrow(self) -> PooledConnection:
         me = threading.get_ident()
         self._settle_leftovers(me)
-        if self.orphans:
-            self._adopt_orphans()
         started = time.monotonic()
         deadline = started + self.config.arguments.get("timeout", DEFAULTS["timeout"])
         self.gate.start_borrow(started, deadline)
         try:
+            if self.orphans:
+                self._adopt_orphans()
             self.in_hand[me] = self._take_record(started, deadline)
             record = self.in_hand[me]
             raw = self._live_connection(record)
             self._note_lent(record, started)
             handle = PooledConnection(record.info, raw, self)
+            self.holders[id(record)] = (record, weakref.ref(handle))
             handle._record = self.in_hand.pop(me)  # the handle owns it from here on
             return handle
         except BaseException as error:
@@ -131,6 +138,7 @@ class RegisteredPool:
             self.gate.fail_waiter()
             if self.orphans:
                 self._adopt_orphans()
+            self._adopt_unheld()
             now = time.monotonic()
             if now >= deadline:
                 self.counters.count_timeout(now - started)
@@ -185,10 +193,10 @@ class RegisteredPool:
             return  # a handle inherited through fork: the parent's pool is not ours
         me = threading.get_ident()
         self._settle_leftovers(me)
-        if self.orphans:
-            self._adopt_orphans()
         try:
-            self.in_hand[me], handle._record = handle._record, None
+            if self.orphans:
+                self._adopt_orphans()
+            self.in_hand[me], handle._record = self.holders.pop(id(handle._record))[0], None
             self._return(me)
         except BaseException as error:
             self._settle_leftovers(me, error)
@@ -199,13 +207,32 @@ class RegisteredPool:
         me = threading.get_ident()
         while self.orphans:
             try:
-                self.in_hand[me] = self.orphans.popleft()
-                self._return(me)
+                record = self.orphans.popleft()
             except IndexError:
                 return  # another thread took the last one
-            except BaseException as error:
-                self._settle_leftovers(me, error)
-                raise
+            try:
+                self.in_hand[me] = self.holders.pop(id(record))[0]  # claimed: ours now
+            except KeyError:
+                continue  # a waiting borrower adopted it already (``_adopt_unheld``)
+            self._return(me)  # the caller settles what an interruption leaves in hand
+
+    def _adopt_unheld(self) -> None:
+        """Give back lent records whose handle is gone without handing them over.
+
+        Only a finalizer interrupted before its one hand-over leaves such a record; a
+        waiting borrower looks (the holders are at most the pool's size). No lock: taking
+        a record out of ``holders`` is the claim, and one thread only gets it.
+        """
+        me = threading.get_ident()
+        in_hands = {id(record) for record in list(self.in_hand.values())}
+        for key, (_, holder) in list(self.holders.items()):
+            if holder() is not None or key in in_hands:
+                continue
+            try:
+                self.in_hand[me] = self.holders.pop(key)[0]
+            except KeyError:
+                continue  # claimed by another thread
+            self._return(me)  # the caller settles what an interruption leaves in hand
 
     def _return(self, me: int) -> None:
         """Reset the record this thread holds and check it in (or discard it)."""
@@ -257,6 +284,7 @@ class RegisteredPool:
             return
         record = self.in_hand[me]
         self._forget_lent(record)
+        self.holders.pop(id(record), None)
         self.in_hand.pop(me)._checkin_failed(
             error or PoolError("interrupted while borrowed or given back"),
             _fairy_was_created=False,

@@ -1,0 +1,176 @@
+"""An exception at any line of a borrow or a give-back loses no slot and lends nothing twice.
+
+KeyboardInterrupt, SystemExit or a gevent timeout can land between any two lines of the
+pool's code. A tracer (``sys.settrace``) first lists every line the pool's own code runs
+for one request (a new connection, a borrow, a statement that changes the session, the
+give-back with its reset); then, for each of those lines in turn, a fresh pool serves the
+same request with a KeyboardInterrupt raised at that line. Afterwards the request's
+handle is dropped (as a dying thread drops it) and the pool must still lend every one of
+its connections, each to one borrower only, each with a clean session.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import sys
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+import django_mysqlpool
+
+PACKAGE = os.path.dirname(django_mysqlpool.__file__)
+POOL = {"pool_size": 2, "max_overflow": 0, "timeout": 1, "leak_timeout": 60}
+
+Line = tuple[str, int, int]  # file, line number, how many times it ran before
+
+
+def request(wrapper: Any) -> None:
+    """One request that borrows, leaves session state and a transaction, and gives back."""
+    wrapper.ensure_connection()
+    with wrapper.cursor() as cursor:
+        cursor.execute("SET @left_behind = 1")
+        cursor.execute("SELECT 1")
+    wrapper.set_autocommit(False)
+    with wrapper.cursor() as cursor:
+        cursor.execute("SELECT @left_behind")
+    wrapper.close()
+
+
+def request_dropping_its_connection(wrapper: Any) -> None:
+    """A request whose connection is dropped without close(); the next one adopts it."""
+    wrapper.ensure_connection()
+    wrapper.set_autocommit(False)
+    with wrapper.cursor() as cursor:
+        cursor.execute("SET @left_behind = 1")
+    wrapper.connection = None  # garbage now: its finalizer hands the record over
+    wrapper.autocommit = True
+    gc.collect()
+    wrapper.ensure_connection()  # gives the orphan back (reset), then borrows
+    wrapper.close()
+
+
+@contextmanager
+def tracing(on_line: Callable[[Line], None]) -> Iterator[None]:
+    seen: Counter[tuple[str, int]] = Counter()
+
+    def local(frame: Any, event: str, arg: Any) -> Any:
+        if event == "line":
+            where = (frame.f_code.co_filename, frame.f_lineno)
+            on_line((*where, seen[where]))
+            seen[where] += 1
+        return local
+
+    def global_(frame: Any, event: str, arg: Any) -> Any:
+        return local if frame.f_code.co_filename.startswith(PACKAGE) else None
+
+    sys.settrace(global_)
+    try:
+        yield
+    finally:
+        sys.settrace(None)
+
+
+class Injected(KeyboardInterrupt):
+    """The interrupt the test raises (a KeyboardInterrupt, as Ctrl-C or a timeout is)."""
+
+
+def pool_holding_one(make_wrapper: Callable[..., Any]) -> Any:
+    """A new pool whose one connection is held, so that the request opens a second one."""
+    holder = make_wrapper(pool=POOL)
+    holder.ensure_connection()
+    return holder
+
+
+def lines_of_one_request(make_wrapper: Callable[..., Any], scenario: Any) -> list[Line]:
+    """Each line of the pool's code the request runs, at its first run."""
+    lines: list[Line] = []
+    holder, wrapper = pool_holding_one(make_wrapper), make_wrapper(pool=POOL)
+    with tracing(lines.append):
+        scenario(wrapper)
+    holder.close()
+    django_mysqlpool.close_pool()
+    return [line for line in lines if line[2] == 0]
+
+
+def assert_pool_whole(make_wrapper: Callable[..., Any], held: int = 0) -> None:
+    """Every connection not ``held`` can be borrowed at once, by one borrower each, clean."""
+    gc.collect()
+    borrowers = [make_wrapper(pool=POOL) for _ in range(POOL["pool_size"] - held)]
+    seen = []
+    for wrapper in borrowers:
+        with wrapper.cursor() as cursor:
+            cursor.execute("SELECT CONNECTION_ID(), @left_behind, @@in_transaction, @@autocommit")
+            seen.append(cursor.fetchone())
+    assert len({row[0] for row in seen}) == len(borrowers)  # none lent twice
+    assert all(row[1:] == (None, 0, 1) for row in seen)  # none dirty
+    for wrapper in borrowers:
+        wrapper.close()
+    [stats] = django_mysqlpool.pool_stats()
+    assert stats["checked_out"] == held
+
+
+def in_another_thread(function: Callable[..., None], *args: Any) -> None:
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            function(*args)
+        except BaseException as error:
+            errors.append(error)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(30)
+    if errors:
+        raise errors[0]
+
+
+@pytest.mark.parametrize(
+    "scenario", [request, request_dropping_its_connection], ids=["closed", "dropped"]
+)
+def test_an_interrupt_at_any_line_of_borrow_or_give_back_loses_nothing(
+    make_wrapper, scenario, monkeypatch
+):
+    # An interrupted finalizer's exception is dropped, as Python's default hook does
+    # (pytest's own hook would keep the dying handle alive through its traceback).
+    monkeypatch.setattr(sys, "unraisablehook", lambda unraisable: None)
+    lines = lines_of_one_request(make_wrapper, scenario)
+    assert len(lines) > 100  # the census saw the pool's code run
+    failures = []
+    interruptions = 0
+    for target in lines:
+
+        def interrupt_at(line: Line, target: Line = target) -> None:
+            if line == target:
+                raise Injected(f"{os.path.basename(line[0])}:{line[1]}")
+
+        holder, wrapper = pool_holding_one(make_wrapper), make_wrapper(pool=POOL)
+        interrupted = False
+        try:
+            with tracing(interrupt_at):
+                scenario(wrapper)
+        except Injected:
+            interrupted = True
+        except Exception as error:
+            failures.append(f"{os.path.basename(target[0])}:{target[1]} #{target[2]}: {error!r}")
+        wrapper.connection = None  # the request's thread dies with it
+        gc.collect()
+        try:
+            # Before this thread calls the pool again (as if the interrupted thread died).
+            in_another_thread(assert_pool_whole, make_wrapper, 1)
+            holder.close()
+            assert_pool_whole(make_wrapper)
+        except Exception as error:
+            failures.append(f"{os.path.basename(target[0])}:{target[1]} #{target[2]}: {error!r}")
+        finally:
+            django_mysqlpool.close_pool()
+        interruptions += interrupted
+    assert failures == []
+    # Lines behind a cache that the census filled run only once per process.
+    assert interruptions >= 0.8 * len(lines)
