@@ -43,7 +43,7 @@ class Lender(Protocol):
     database: ModuleType
     #: What a given-back handle holds instead (``driver.closed_stand_in``).
     closed_connection: Any
-    #: Records of handles dropped without close(), for the pool's next caller.
+    #: Leases of handles dropped without close(), for the pool's next caller.
     orphans: collections.deque[Any]
 
     def give_back(self, handle: PooledConnection) -> None: ...
@@ -68,13 +68,16 @@ class PooledConnection:
     """A pooled DB-API connection; ``close()`` gives it back to its pool."""
 
     __slots__ = (
-        "_record", "_raw", "_lender", "_notes", "_cursors", "_cursor_class", "__weakref__",
+        "_record", "_lease", "_raw", "_lender", "_notes", "_cursors", "_cursor_class",
+        "__weakref__",
     )  # fmt: skip
 
     def __init__(self, info: dict[str, Any], raw: Any, lender: Lender) -> None:
         #: SQLAlchemy's connection record while borrowed: set by the pool in one statement
         #: once the handle exists, taken back by it in one (``lending.py``); None after.
         self._record: Any = None
+        #: The pool's record of this borrow (``lending.Lease``), what a finalizer hands over.
+        self._lease: Any = None
         self._raw: Any = raw
         self._lender = lender
         # What we know about this server connection; lives as long as it does.
@@ -145,7 +148,7 @@ class PooledConnection:
         # (a deque append, no lock, no I/O); the pool's next caller resets and returns it.
         # The hand-over comes first: it is what must not be lost.
         if getattr(self, "_record", None) is not None:  # unset if __init__ was interrupted
-            self._lender.orphans.append(self._record)
+            self._lender.orphans.append(self._lease)
             self._cut_off()
 
     def __getattr__(self, name: str) -> Any:

@@ -62,6 +62,10 @@ WAIT_SLICE = 0.05
 _SLOW_BORROW = 0.5
 
 
+#: A lent record and a weak reference to the handle that holds it (one per borrow).
+Lease = tuple[Any, "weakref.ref[PooledConnection]"]
+
+
 @dataclass(repr=False, eq=False)
 class RegisteredPool:
     """A SQLAlchemy pool plus what we know about it, and how to borrow from it.
@@ -93,8 +97,9 @@ class RegisteredPool:
     orphans: collections.deque[Any] = field(default_factory=collections.deque)
     #: The record each thread is borrowing or giving back right now.
     in_hand: dict[int, Any] = field(default_factory=dict)
-    #: Every lent record, by id, with a weak reference to the handle that holds it.
-    holders: dict[int, tuple[Any, weakref.ref[PooledConnection]]] = field(default_factory=dict)
+    #: Every lease (a lent record and a weak reference to the handle that holds it), by
+    #: the lease's id: a record is lent many times, a lease once.
+    holders: dict[int, Lease] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         state = " retired" if self.retired else ""
@@ -116,8 +121,9 @@ class RegisteredPool:
             raw = self._live_connection(record)
             self._note_lent(record, started)
             handle = PooledConnection(record.info, raw, self)
-            self.holders[id(record)] = (record, weakref.ref(handle))
-            handle._record = self.in_hand.pop(me)  # the handle owns it from here on
+            lease = (record, weakref.ref(handle))
+            self.holders[id(lease)] = lease
+            handle._lease, handle._record = lease, self.in_hand.pop(me)  # the handle's now
             return handle
         except BaseException as error:
             self._settle_leftovers(me, error)
@@ -196,7 +202,7 @@ class RegisteredPool:
         try:
             if self.orphans:
                 self._adopt_orphans()
-            self.in_hand[me], handle._record = self.holders.pop(id(handle._record))[0], None
+            self.in_hand[me], handle._record = self.holders.pop(id(handle._lease))[0], None
             self._return(me)
         except BaseException as error:
             self._settle_leftovers(me, error)
@@ -207,11 +213,11 @@ class RegisteredPool:
         me = threading.get_ident()
         while self.orphans:
             try:
-                record = self.orphans.popleft()
+                lease = self.orphans.popleft()
             except IndexError:
                 return  # another thread took the last one
             try:
-                self.in_hand[me] = self.holders.pop(id(record))[0]  # claimed: ours now
+                self.in_hand[me] = self.holders.pop(id(lease))[0]  # claimed: ours now
             except KeyError:
                 continue  # a waiting borrower adopted it already (``_adopt_unheld``)
             self._return(me)  # the caller settles what an interruption leaves in hand
@@ -225,8 +231,8 @@ class RegisteredPool:
         """
         me = threading.get_ident()
         in_hands = {id(record) for record in list(self.in_hand.values())}
-        for key, (_, holder) in list(self.holders.items()):
-            if holder() is not None or key in in_hands:
+        for key, (record, holder) in list(self.holders.items()):
+            if holder() is not None or id(record) in in_hands:
                 continue
             try:
                 self.in_hand[me] = self.holders.pop(key)[0]
@@ -284,7 +290,9 @@ class RegisteredPool:
             return
         record = self.in_hand[me]
         self._forget_lent(record)
-        self.holders.pop(id(record), None)
+        for key, lease in list(self.holders.items()):
+            if lease[0] is record:  # registered before the interruption: no longer lent
+                self.holders.pop(key, None)
         self.in_hand.pop(me)._checkin_failed(
             error or PoolError("interrupted while borrowed or given back"),
             _fairy_was_created=False,

@@ -1,0 +1,96 @@
+"""Handles dropped without close() and freed by the garbage collector never hang the process.
+
+The cyclic collector runs finalizers at any allocation, in any thread, in the middle of
+any code, the pool's own included (while it holds the counters', the leak watcher's or a
+host list's lock). A finalizer that took one of those locks would deadlock; one that did
+I/O would write on a socket another thread is using. The pool's finalizer only hands the
+record over; the next borrower gives it back.
+"""
+
+from __future__ import annotations
+
+import gc
+import threading
+import time
+from typing import Any
+
+import django_mysqlpool
+
+THREADS = 8
+REQUESTS = 150
+POOL = {"pool_size": 4, "max_overflow": 0, "timeout": 10, "leak_timeout": 5}
+
+
+def test_handles_collected_anywhere_by_a_hyperactive_collector_never_deadlock(make_wrapper):
+    done: list[int] = []
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        wrapper = make_wrapper(pool=POOL)
+        try:
+            for number in range(REQUESTS):
+                with wrapper.cursor() as cursor:
+                    cursor.execute("SELECT CONNECTION_ID()")
+                if number % 2:
+                    # Dropped inside a reference cycle: only the cyclic collector frees it,
+                    # at an allocation of whichever thread, in the middle of any code.
+                    cycle: list[Any] = [wrapper.connection]
+                    cycle.append(cycle)
+                    wrapper.connection = None
+                    del cycle
+                else:
+                    wrapper.close()
+                done.append(number)
+        except BaseException as error:
+            errors.append(error)
+
+    thresholds = gc.get_threshold()
+    gc.set_threshold(1, 1, 1)  # collect at nearly every allocation
+    started = time.monotonic()
+    try:
+        threads = [threading.Thread(target=work) for _ in range(THREADS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+    finally:
+        gc.set_threshold(*thresholds)
+    elapsed = time.monotonic() - started
+
+    assert not any(thread.is_alive() for thread in threads), f"{len(done)} requests in 120 s"
+    assert errors == []
+    assert len(done) == THREADS * REQUESTS
+    gc.collect()
+    last = make_wrapper(pool=POOL)
+    last.ensure_connection()  # gives back what the collector handed over
+    last.close()
+    [stats] = django_mysqlpool.pool_stats()
+    assert stats["checked_out"] == 0
+    print(f"{len(done)} requests, half dropped into cycles, in {elapsed:.1f} s")
+
+
+def test_a_handle_finalized_while_its_thread_holds_every_pool_lock_returns_its_connection(
+    make_wrapper,
+):
+    """The collector may run a finalizer inside the pool's own locked sections: it must
+    take none of those locks (they are not reentrant) and still hand the connection over."""
+    from django_mysqlpool import leaks, pools
+
+    wrapper = make_wrapper(pool={**POOL, "pool_size": 1})
+    wrapper.ensure_connection()
+    [registered] = pools.all_pools()
+    finished = threading.Event()
+
+    def drop_while_holding_the_locks() -> None:
+        with registered.counters._lock, leaks.watcher._lock:
+            wrapper.connection = None  # the handle's finalizer runs here, in this thread
+            gc.collect()
+        finished.set()
+
+    dropper = threading.Thread(target=drop_while_holding_the_locks, daemon=True)
+    wrapper.inc_thread_sharing()
+    dropper.start()
+    assert finished.wait(10), "the finalizer waited for a lock its own thread holds"
+    wrapper.dec_thread_sharing()
+    wrapper.ensure_connection()  # the only connection: handed over, given back, lent again
+    wrapper.close()
