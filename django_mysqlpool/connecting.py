@@ -5,12 +5,13 @@ the rules hold wherever SQLAlchemy decides to connect, a waiter's freed slot inc
 
 * the borrow's ``timeout`` bounds the connect too: a user who set no ``connect_timeout``
   gets one no longer than the time the borrow has left, so a server that accepts and
-  never answers cannot hang a request;
+  never answers cannot hang a request; one who set it gets, after waiting for a slot,
+  only what keeps the request within that timeout plus one second;
 * while connecting fails (an outage), one borrower at a time tries again, and every
   other borrower fails at once with the last connect error instead of paying its own
   connect timeout (and a borrower that already waited for a slot never pays a second);
-* only a failed connect starts an outage, and only a successful one ends it: a borrower's
-  lost connection (a slow query's read timeout) says nothing about new connections.
+* a failed connect starts an outage, and only a successful one ends it (a borrower's
+  lost connection starts one too, for now: see ``lending.RegisteredPool._discard_lost``).
 """
 
 from __future__ import annotations
@@ -94,12 +95,23 @@ class ConnectGate:
         return raw
 
     def _kwargs_for(self, now: float) -> dict[str, Any]:
-        deadline = getattr(self._borrow, "deadline", None)
-        if not self._bounded_by_borrow or deadline is None:
+        """The connect kwargs for this attempt, its ``connect_timeout`` within the budget.
+
+        Whole seconds (mysqlclient's unit), at least one. Without the user's own timeout,
+        the borrow's time left; with it, what keeps the whole request within that timeout
+        plus one second even after waiting for a slot (a waiter does not pay twice).
+        """
+        borrow = self._borrow
+        started, deadline = getattr(borrow, "started", None), getattr(borrow, "deadline", None)
+        if started is None or deadline is None:
             return self._kwargs
-        # Whole seconds (mysqlclient's unit), at least one: the borrow's own deadline check
-        # fails the request at its timeout even if the connect is still within this.
-        return {**self._kwargs, "connect_timeout": max(1, math.ceil(deadline - now))}
+        if self._bounded_by_borrow:
+            return {**self._kwargs, "connect_timeout": max(1, math.ceil(deadline - now))}
+        chosen = float(self._kwargs["connect_timeout"])
+        left = chosen + 1 - (now - started)
+        if left >= chosen:
+            return self._kwargs
+        return {**self._kwargs, "connect_timeout": max(1, math.floor(left))}
 
     def is_down(self) -> bool:
         return self.outage is not None

@@ -270,9 +270,28 @@ class RegisteredPool:
         reset.reset_for_next_borrower(raw, info, self.config.reset, self.recipe, has_news)
 
     def _discard_lost(self, record: Any, raw: Any, error: BaseException) -> None:
-        """A connection lost while borrowed: its host backs off (never an outage)."""
-        if getattr(error, "lost", False) and self.hosts is not None:
+        """A connection lost while borrowed: its host backs off, waiters stop queueing.
+
+        The server or the network stopped answering this borrower. Waiters then fail with
+        that error instead of each paying a connect timeout in turn (they lose the race
+        for a freed slot to the thread that freed it). This also fails waiters after a
+        slow query's read timeout on a healthy server (issue 12 item 3): fixing that
+        needs the first-come hand-off of issue 13.
+        """
+        if not getattr(error, "lost", False):
+            return
+        self.gate.outage = connecting.Outage(self._lost_error(raw, error))
+        if self.hosts is not None:
             self.hosts.connection_lost(raw, str(error))
+
+    def _lost_error(self, raw: Any, lost: BaseException) -> Exception:
+        """What the plain backend would raise for a connection lost this way."""
+        if driver.last_error_code(raw):
+            return driver.last_error(raw, self.database)
+        code = getattr(lost, "error_code", 0) or 2013
+        return self.database.OperationalError(  # type: ignore[no-any-return]
+            code, f"Lost connection to server: {lost}"
+        )
 
     def _forget_lent(self, record: Any) -> None:
         """Idempotent: safe to run again for a record an interrupted call left behind."""

@@ -41,7 +41,7 @@ def test_wheel_metadata_declares_versions_requirements_and_extras(wheel):
     requires = metadata.get_all("Requires-Dist")
     assert metadata["Name"] == "django-mysqlpool" and metadata["Version"] == "1.0.0"
     assert metadata["Requires-Python"] == ">=3.10"
-    assert {"Django>=4.2", "SQLAlchemy>=2.0", "mysqlclient>=2.2"} <= set(requires)
+    assert {"Django>=4.2", "SQLAlchemy<2.2,>=2.0", "mysqlclient>=2.2"} <= set(requires)
     assert {"pymysql", "prometheus", "test"} <= set(metadata.get_all("Provides-Extra"))
     assert metadata["License"] == "MIT"
 
