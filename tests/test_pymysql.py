@@ -37,7 +37,19 @@ def test_clean_sessions_stale_handles_and_plain_parity_hold_under_pymysql():
     """The same behaviour modules, run again with PyMySQL installed as MySQLdb."""
     modules = ["tests/test_plain_parity.py", "tests/test_clean_sessions.py"]
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", *modules, "tests/test_stale_handles.py"],
+        # PyMySQL's streamed results warn when collected after their connection closed
+        # (as with the plain engine); pytest's report of those trips a CPython 3.11 bug
+        # ("AST constructor recursion depth mismatch"), so that plugin stays off here.
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:unraisableexception",
+            *modules,
+            "tests/test_stale_handles.py",
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,

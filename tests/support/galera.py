@@ -110,9 +110,9 @@ class GaleraCluster:
             time.sleep(0.1)
 
 
-def when_ready(action: Any, timeout: float = 15.0) -> Any:
+def when_ready(action: Any, timeout: float = 45.0) -> Any:
     """``action()``, retried while a node says it is not ready (1047: the cluster is
-    re-forming after a node left)."""
+    re-forming after a node left; on a loaded 2-core machine that took over 15 s)."""
     deadline = time.monotonic() + timeout
     while True:
         try:
