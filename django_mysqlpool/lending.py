@@ -93,7 +93,7 @@ class RegisteredPool:
     closed_connection: Any = None
     #: What the client library can do, as seen on the first connection (None before it).
     capabilities: driver.Capabilities | None = None
-    #: Records of handles dropped without close(), for the next caller to give back.
+    #: Leases of handles dropped without close(), for the next caller to give back.
     orphans: collections.deque[Any] = field(default_factory=collections.deque)
     #: The record each thread is borrowing or giving back right now.
     in_hand: dict[int, Any] = field(default_factory=dict)
