@@ -113,8 +113,10 @@ class ConnectGate:
             return self._kwargs
         return {**self._kwargs, "connect_timeout": max(1, math.floor(left))}
 
-    def is_down(self) -> bool:
-        return self.outage is not None
+    def note_lost(self, error: BaseException) -> None:
+        """A borrower's connection was lost: the next borrowers fail with ``error`` instead
+        of queueing to reconnect, until a connect succeeds."""
+        self.outage = Outage(error)
 
     def fail_waiter(self) -> None:
         """A borrower waiting for a slot gives up with the connect error, if there is one."""

@@ -280,7 +280,7 @@ class RegisteredPool:
         """
         if not getattr(error, "lost", False):
             return
-        self.gate.outage = connecting.Outage(self._lost_error(raw, error))
+        self.gate.note_lost(self._lost_error(raw, error))
         if self.hosts is not None:
             self.hosts.connection_lost(raw, str(error))
 

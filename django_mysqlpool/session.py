@@ -87,8 +87,9 @@ class SessionCursorMixin:
         if classify(query).may_change:
             notes.changed = True  # before the call: an interrupted call may still have run
         result = self._to_driver(call, query, *args)
-        if notes.tracked and not notes.changed:
-            status = notes.read_status() if notes.read_status is not None else None
+        read_status = notes.read_status
+        if notes.tracked and not notes.changed and read_status is not None:
+            status = read_status()
             # None: this reply's flags are unknown (PyMySQL after rows): the text decides.
             if status is not None and status & SERVER_SESSION_STATE_CHANGED:
                 notes.changed = True
