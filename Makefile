@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # and records where in .mysqlpool-db.env, which every target below reads).
 WITH_DB = if [ -f .mysqlpool-db.env ]; then set -a; . ./.mysqlpool-db.env; set +a; fi;
 
-.PHONY: install db test test-fast faults compat compat-full lint format demo bench bench-chart tox test-sqlalchemy-next clean
+.PHONY: install db test test-fast faults compat compat-full lint format demo bench bench-chart tox test-sqlalchemy-next clean docs dist
 
 install: $(VENV)/.installed
 
@@ -85,6 +85,33 @@ test-sqlalchemy-next: db
 	$(SA_NEXT_VENV)/bin/python -m pip install -q --pre --upgrade SQLAlchemy 2>&1 | grep -v "incompatible" || true
 	$(SA_NEXT_VENV)/bin/python -c "import sqlalchemy; print('SQLAlchemy', sqlalchemy.__version__)"
 	$(WITH_DB) $(SA_NEXT_VENV)/bin/python -m pytest -m "not slow"
+
+# The documentation (docs/), built with Sphinx in a venv of its own, from scratch each time
+# so that a warning in any page fails the build (-W), as on Read the Docs.
+DOCS_VENV ?= .venv-docs
+
+$(DOCS_VENV)/.installed: docs/requirements.txt
+	$(PYTHON) -m venv $(DOCS_VENV)
+	$(DOCS_VENV)/bin/python -m pip install -q --upgrade pip
+	$(DOCS_VENV)/bin/python -m pip install -q -r docs/requirements.txt
+	touch $@
+
+docs: $(DOCS_VENV)/.installed
+	rm -rf build/docs
+	$(DOCS_VENV)/bin/sphinx-build -W --keep-going -q -b html -d build/docs/doctrees docs build/docs/html
+	@echo "docs: build/docs/html/index.html"
+
+# The sdist and wheel for PyPI, built and checked (metadata, README rendering) in a venv
+# of its own. Upload with: $(DIST_VENV)/bin/twine upload dist/*
+# (PYTHONDONTWRITEBYTECODE, if set, only makes setuptools warn that it skips byte-compiling.)
+DIST_VENV ?= .venv-dist
+
+dist:
+	$(PYTHON) -m venv $(DIST_VENV)
+	$(DIST_VENV)/bin/python -m pip install -q --upgrade pip build twine
+	rm -rf dist build/lib build/bdist.* django_mysqlpool.egg-info
+	env -u PYTHONDONTWRITEBYTECODE $(DIST_VENV)/bin/python -m build
+	$(DIST_VENV)/bin/twine check --strict dist/*
 
 clean:
 	rm -rf $(VENV) $(SA_NEXT_VENV) build dist *.egg-info .tox .mypy_cache .ruff_cache

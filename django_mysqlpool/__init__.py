@@ -9,7 +9,7 @@ from typing import Any
 
 from .decorators import auto_close_db
 
-__version__ = "1.0.0"
+__version__ = "1.1.0"
 __all__ = ["PoolError", "PoolTimeout", "auto_close_db", "close_pool", "pool_stats"]
 
 
