@@ -51,21 +51,26 @@ demo: install db
 # Interpreters pyenv installed are put on PATH so tox finds python3.10 ... python3.13.
 PYENV_PATHS = $(subst $(eval) ,:,$(wildcard $(HOME)/.pyenv/versions/3.1[0-3]*/bin))
 
-# The benchmark compares with django-db-connection-pool, installed only in its own venv.
+# The benchmark compares with django-db-connection-pool and Django's PostgreSQL pool
+# (psycopg, psycopg_pool), installed only in its own venv.
 BENCH_VENV ?= .venv-bench
 
 $(BENCH_VENV)/.installed: setup.cfg pyproject.toml Makefile
 	bash .ci/system-deps.sh
 	$(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/python -m pip install -q --upgrade pip
-	$(BENCH_VENV)/bin/python -m pip install -q -e . django-db-connection-pool matplotlib
+	$(BENCH_VENV)/bin/python -m pip install -q -e . django-db-connection-pool matplotlib 'psycopg[binary]' psycopg_pool
 	touch $@
 
+# PostgreSQL (Django's own pool, the reference row) runs on a throwaway cluster bench.py
+# starts and stops; postgres-deps.sh installs it when missing and never fails.
 bench: $(BENCH_VENV)/.installed db
+	bash benchmarks/postgres-deps.sh
 	$(WITH_DB) $(BENCH_VENV)/bin/python benchmarks/bench.py
 
 # Runs the benchmark again, keeps its figures in benchmarks/results.json and draws them.
 bench-chart: $(BENCH_VENV)/.installed db
+	bash benchmarks/postgres-deps.sh
 	$(WITH_DB) $(BENCH_VENV)/bin/python benchmarks/bench.py --save benchmarks/results.json
 	$(BENCH_VENV)/bin/python benchmarks/chart.py benchmarks/results.json docs/benchmark.png
 

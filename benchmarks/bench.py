@@ -3,8 +3,10 @@
 One process, the configurations alternating round by round so that machine noise hits them
 all alike. A "request" is what Django does for one HTTP request: connect if needed, one
 ``SELECT 1``, then ``close()`` (or, for the persistent configuration, keep the connection).
-Server facts come from a separate plain connection (``SHOW GLOBAL STATUS``), so other
-clients of the server add noise to the statement and connection counts.
+Django's own PostgreSQL pool, on a throwaway cluster this script starts and stops, runs the
+same loop in the same rounds as a reference: each database's pool is compared with its own
+persistent connection. Server facts come from a separate plain connection (``SHOW GLOBAL
+STATUS``), so other clients of the MariaDB server add noise to the statement counts.
 
 ``--save FILE`` also writes the figures as JSON, which ``benchmarks/chart.py`` draws.
 """
@@ -15,264 +17,167 @@ import argparse
 import json
 import os
 import platform
+import signal
 import statistics
+import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import date
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+# Importing workload sets Django up: it comes before anything that imports Django.
+from workload import DBCP, MARIADB, PLAIN, POOLED, POSTGRESQL, Config, one_request, wrapper_for
 
-import django  # noqa: E402
+# isort: split
+import breakdown
+import contention
+import django
+import pgcluster
+import targets
 
-django.setup()
+import django_mysqlpool
+from tests.support.names import unique
+from tests.support.observer import Observer
 
-from django.conf import settings  # noqa: E402
-from django.db.backends.mysql import base as mysql_base  # noqa: E402
-from django.db.utils import ConnectionHandler  # noqa: E402
-
-import django_mysqlpool  # noqa: E402
-from tests.support.observer import Observer, server_params  # noqa: E402
-
-PLAIN = "django.db.backends.mysql"
-POOLED = "django_mysqlpool.backends.mysqlpool"
-DBCP = "dj_db_conn_pool.backends.mysql"
-BENCH_DATABASE = "mysqlpool_bench"
-
-# Issue 4's targets, checked against the figures at the end.
-TARGET_OURS_PER_PERSISTENT = 1.3
-TARGET_NO_POOL_PER_OURS = 3.0
-TARGET_DBCP_PER_OURS = 2.0
-TARGET_BORROW_RETURN_US = 20.0
-TARGET_THREADED_RATIO = 0.8
+POSTGRESQL_ENGINE = "django.db.backends.postgresql"
+OURS = "django-mysqlpool"
+PERSISTENT = "persistent (CONN_MAX_AGE=None)"
+PG_POOLED = "PostgreSQL, Django's pool"
+PG_PERSISTENT = "PostgreSQL persistent (CONN_MAX_AGE=None)"
+#: Each server's pooled row and the persistent row it is divided by.
+POOLED_ROW = {MARIADB: OURS, POSTGRESQL: PG_POOLED}
+PERSISTENT_ROW = {MARIADB: PERSISTENT, POSTGRESQL: PG_PERSISTENT}
+POOL_LABEL = {MARIADB: f"MariaDB, {OURS}", POSTGRESQL: "PostgreSQL, Django's pool"}
 
 
-@dataclass
-class Config:
-    name: str
-    engine: str
-    extra: dict[str, Any] = field(default_factory=dict)
-    persistent: bool = False
-    #: The request also sets a user variable: with reset="auto" the give-back resets it.
-    leaves_state: bool = False
-    samples: list[float] = field(default_factory=list)
-    statements: list[float] = field(default_factory=list)
-    connections: list[float] = field(default_factory=list)
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.samples)
-
-
-def wrapper_for(config: Config, alias: str = "default") -> Any:
-    database = {**settings.DATABASES["default"], "NAME": settings.DB_NAME, "ENGINE": config.engine}
-    database.update(config.extra)
-    return ConnectionHandler({"default": database, alias: database})[alias]
-
-
-def one_request(wrapper: Any, persistent: bool, leaves_state: bool = False) -> None:
-    wrapper.close_if_unusable_or_obsolete()  # what request_started does
-    with wrapper.cursor() as cursor:
-        if leaves_state:
-            cursor.execute("SET @request_state = 1")
-        cursor.execute("SELECT 1")
-        cursor.fetchone()
-    if persistent:
-        wrapper.close_if_unusable_or_obsolete()  # request_finished keeps it
-    else:
-        wrapper.close()
-
-
-def configurations(with_dbcp: bool) -> list[Config]:
+def configurations(with_dbcp: bool, postgresql: dict[str, Any] | None) -> list[Config]:
     found = [
         Config("no pool", PLAIN),
-        Config("persistent (CONN_MAX_AGE=None)", PLAIN, {"CONN_MAX_AGE": None}, persistent=True),
-        Config("django-mysqlpool", POOLED),
+        Config(PERSISTENT, PLAIN, {"CONN_MAX_AGE": None}, persistent=True),
+        Config(OURS, POOLED),
         Config(
-            "django-mysqlpool reset=transaction",
-            POOLED,
-            {"OPTIONS": {"pool": {"reset": "transaction"}}},
+            f"{OURS} reset=transaction", POOLED, {"OPTIONS": {"pool": {"reset": "transaction"}}}
         ),
-        Config(
-            "django-mysqlpool reset=session", POOLED, {"OPTIONS": {"pool": {"reset": "session"}}}
-        ),
+        Config(f"{OURS} reset=session", POOLED, {"OPTIONS": {"pool": {"reset": "session"}}}),
         Config("persistent, request sets @var", PLAIN, {"CONN_MAX_AGE": None}, True, True),
-        Config("django-mysqlpool, request sets @var", POOLED, leaves_state=True),
+        Config(f"{OURS}, request sets @var", POOLED, leaves_state=True),
     ]
     if with_dbcp:
         found.append(Config("django-db-connection-pool", DBCP, {"POOL_OPTIONS": {"POOL_SIZE": 5}}))
+    if postgresql is not None:
+        found += [
+            Config(
+                PG_PERSISTENT,
+                POSTGRESQL_ENGINE,
+                {"CONN_MAX_AGE": None},
+                persistent=True,
+                server=POSTGRESQL,
+                base=postgresql,
+            ),
+            # Sized like ours in the test settings (pool_size 5); one thread uses one.
+            Config(
+                PG_POOLED,
+                POSTGRESQL_ENGINE,
+                {"OPTIONS": {"pool": {"min_size": 1, "max_size": 5}}},
+                server=POSTGRESQL,
+                base=postgresql,
+            ),
+        ]
     return found
 
 
-def run_rounds(configs: list[Config], rounds: int, requests: int, observer: Observer) -> None:
+def run_rounds(
+    configs: list[Config],
+    parts: list[breakdown.Part],
+    rounds: int,
+    requests: int,
+    observer: Observer,
+) -> None:
+    """Every configuration and every part of the breakdown once a round, alternating."""
     wrappers = {config.name: wrapper_for(config) for config in configs}
     for config in configs:  # warm up: connect, fill pools, run Django's one-time checks
         for _ in range(20):
             one_request(wrappers[config.name], config.persistent, config.leaves_state)
     for _ in range(rounds):
         for config in configs:
-            wrapper = wrappers[config.name]
-            questions, connections = observer.status("Questions"), observer.status("Connections")
-            started = time.perf_counter()
-            for _ in range(requests):
-                one_request(wrapper, config.persistent, config.leaves_state)
-            config.samples.append((time.perf_counter() - started) / requests * 1e6)
-            # Between the two Questions readings the server also counts the Connections
-            # reading and the second Questions reading itself.
-            config.statements.append((observer.status("Questions") - questions - 2) / requests)
-            config.connections.append((observer.status("Connections") - connections) / requests)
-    for wrapper in wrappers.values():
+            run_round(config, wrappers[config.name], requests, observer)
+        for part in list(parts):
+            run_part(part, parts, requests)
+    for config in configs:
+        wrapper = wrappers[config.name]
         wrapper.close()
+        if config.server == POSTGRESQL:
+            wrapper.close_pool()  # its worker threads, before the cluster goes away
 
 
-def timed(action: Callable[[], None], requests: int, rounds: int = 5) -> float:
-    """Median µs per call of ``action`` over ``rounds`` loops of ``requests`` calls."""
-    for _ in range(min(requests, 1000)):
-        action()
-    samples = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        for _ in range(requests):
-            action()
-        samples.append((time.perf_counter() - started) / requests * 1e6)
-    return statistics.median(samples)
+def run_round(config: Config, wrapper: Any, requests: int, observer: Observer) -> None:
+    counted = config.server == MARIADB  # the status counters are MariaDB's
+    if counted:
+        questions, connections = observer.status("Questions"), observer.status("Connections")
+    started = time.perf_counter()
+    for _ in range(requests):
+        one_request(wrapper, config.persistent, config.leaves_state)
+    config.samples.append((time.perf_counter() - started) / requests * 1e6)
+    if counted:
+        # Between the two Questions readings the server also counts the Connections
+        # reading and the second Questions reading itself.
+        config.statements.append((observer.status("Questions") - questions - 2) / requests)
+        config.connections.append((observer.status("Connections") - connections) / requests)
 
 
-def borrow_and_return(requests: int) -> float:
-    """Python cost of one borrow + give-back through the patched connect, no query (µs)."""
-    import MySQLdb
-
-    params = {**server_params(), "pool": {"pool_size": 1}}
-    return timed(lambda: MySQLdb.connect(**params).close(), requests)
-
-
-class _StubCursor:
-    def execute(self, query: Any, args: Any = None) -> int:
-        return 0
-
-    def close(self) -> None:
-        pass
-
-
-class _StubConnection:
-    """A driver connection that does nothing: what Django's own machinery costs alone."""
-
-    encoders: dict[Any, Any] = {}
-
-    def cursor(self) -> _StubCursor:
-        return _StubCursor()
-
-    def autocommit(self, on: bool) -> None:
-        pass
-
-    def get_autocommit(self) -> bool:
-        return True
-
-    def close(self) -> None:
-        pass
-
-
-def django_connect_floor(requests: int) -> float:
-    """µs of Django's own ``connect()`` + ``close()`` with a do-nothing driver.
-
-    Every pool that keeps Django's wrapper pays at least this per request on top of a
-    persistent connection; no pool can be cheaper than persistent + this.
-    """
-    wrapper = wrapper_for(Config("floor", PLAIN))
-    wrapper.ensure_connection()  # the one-time version check, on a real connection
-    wrapper.close()
-    real_connect = mysql_base.Database.connect
-    mysql_base.Database.connect = lambda **kwargs: _StubConnection()
+def run_part(part: breakdown.Part, parts: list[breakdown.Part], requests: int) -> None:
     try:
-
-        def connect_and_close() -> None:
-            wrapper.connect()
-            wrapper.close()
-
-        return timed(connect_and_close, requests)
-    finally:
-        mysql_base.Database.connect = real_connect
-
-
-@dataclass
-class Threaded:
-    name: str
-    config: Config
-    threads: int
-    rates: list[float] = field(default_factory=list)
-    errors: int = 0
-    peak_connections: int = 0
+        part.run_round(requests)
+    except Exception as error:
+        if part.server == MARIADB:
+            raise
+        # The reference must never sink the MariaDB figures: its breakdown goes instead.
+        print(f"(PostgreSQL breakdown skipped: {part.key}: {type(error).__name__}: {error})")
+        parts[:] = [other for other in parts if other.server != POSTGRESQL]
 
 
-def run_threaded(scenario: Threaded, seconds: float, observer: Observer) -> None:
-    """One run of ``threads`` threads for ``seconds``: requests/s, errors, peak connections."""
-    counts = [0] * scenario.threads
-    errors = [0]
-    stop = time.monotonic() + seconds
-
-    def work(index: int) -> None:
-        wrapper = wrapper_for(scenario.config, alias=f"t{index}")
-        while time.monotonic() < stop:
-            try:
-                one_request(wrapper, scenario.config.persistent)
-                counts[index] += 1
-            except Exception:
-                errors[0] += 1
-        wrapper.close()
-
-    peak = [0]
-
-    def watch() -> None:
-        while time.monotonic() < stop:
-            peak[0] = max(peak[0], len(observer.connections_to(BENCH_DATABASE)))
-            time.sleep(0.05)
-
-    workers = [threading.Thread(target=work, args=(n,)) for n in range(scenario.threads)]
-    watcher = threading.Thread(target=watch)
-    for thread in [*workers, watcher]:
-        thread.start()
-    for thread in [*workers, watcher]:
-        thread.join()
-    scenario.rates.append(sum(counts) / seconds)
-    scenario.errors += errors[0]
-    scenario.peak_connections = max(scenario.peak_connections, peak[0])
-
-
-def threaded_scenarios(rounds: int, seconds: float, observer: Observer) -> list[Threaded]:
-    """16 threads over a pool of 4 against 4 threads on persistent connections, alternating."""
-    observer.query(f"CREATE DATABASE IF NOT EXISTS {BENCH_DATABASE}")
-    own = {"NAME": BENCH_DATABASE}
-    pool_of_4 = {"OPTIONS": {"pool": {"pool_size": 4, "max_overflow": 0}}}
-    scenarios = [
-        Threaded("16 threads, pool of 4", Config("pooled", POOLED, {**own, **pool_of_4}), 16),
-        Threaded(
-            "4 threads, persistent",
-            Config("persistent", PLAIN, {**own, "CONN_MAX_AGE": None}, persistent=True),
-            4,
-        ),
-    ]
+def start_postgresql() -> tuple[pgcluster.Cluster | None, str]:
+    """A throwaway cluster for the reference rows, or None and the one-line reason."""
+    if django.VERSION < (5, 1):
+        return None, f"Django {django.get_version()} has no PostgreSQL pool (5.1+)"
     try:
-        for _ in range(rounds):
-            for scenario in scenarios:
-                run_threaded(scenario, seconds, observer)
-                django_mysqlpool.close_pool()
-    finally:
-        observer.query(f"DROP DATABASE IF EXISTS {BENCH_DATABASE}")
-    return scenarios
+        import psycopg
+        import psycopg_pool  # noqa: F401
+    except ImportError:
+        return None, "psycopg / psycopg_pool not installed here (make bench installs them)"
+    try:
+        cluster = pgcluster.start_cluster()
+    except (pgcluster.Unavailable, OSError, subprocess.SubprocessError) as error:
+        return None, str(error)
+    try:
+        postgresql_version(cluster)
+    except psycopg.Error as error:
+        cluster.stop()
+        return None, f"the throwaway cluster does not answer: {error}"
+    return cluster, f"throwaway cluster on 127.0.0.1:{cluster.port} in {cluster.directory}"
 
 
-def spread(samples: list[float]) -> float:
-    return (max(samples) - min(samples)) / 2
+def stop_on_signals() -> None:
+    """SIGTERM / SIGHUP exit through ``finally`` and atexit, so the cluster is stopped."""
+
+    def leave(number: int, frame: Any) -> None:
+        raise SystemExit(128 + number)
+
+    for number in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(number, leave)
 
 
-def environment(observer: Observer) -> dict[str, str]:
+def postgresql_version(cluster: pgcluster.Cluster) -> str:
+    import psycopg
+
+    with psycopg.connect(cluster.conninfo()) as connection:
+        row = connection.execute("SHOW server_version").fetchone()
+    return str(row[0]) if row else "?"
+
+
+def environment(observer: Observer, cluster: pgcluster.Cluster | None) -> dict[str, str]:
     """What the figures were measured on, for the table and the chart."""
     cpu = platform.processor() or platform.machine()
     try:
@@ -282,28 +187,179 @@ def environment(observer: Observer) -> dict[str, str]:
                 break
     except OSError:
         pass
-    versions = {name: metadata.version(name) for name in ("Django", "SQLAlchemy", "mysqlclient")}
-    return {
+    names = ["Django", "SQLAlchemy", "mysqlclient"]
+    if cluster is not None:
+        names += ["psycopg", "psycopg-pool"]
+    about = {
         "date": date.today().isoformat(),
         "machine": f"{cpu}, {os.cpu_count()} cores, {platform.system()}",
         "python": platform.python_version(),
-        **{name.lower(): version for name, version in versions.items()},
+        **{name.lower().replace("-", "_"): metadata.version(name) for name in names},
         "server": str(observer.query("SELECT VERSION()")[0][0]),
+    }
+    if cluster is not None:
+        about["postgresql"] = postgresql_version(cluster)
+    return about
+
+
+def spread(samples: list[float]) -> float:
+    return (max(samples) - min(samples)) / 2
+
+
+def median_or_none(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def per_own_persistent(config: Config, by_name: dict[str, Config]) -> float:
+    return config.median / by_name[PERSISTENT_ROW[config.server]].median
+
+
+def print_table(configs: list[Config], by_name: dict[str, Config]) -> None:
+    print(
+        f"{'configuration':42} {'server':10} {'µs/request':>10} {'±':>5} "
+        f"{'÷ its persistent':>16} {'statements/req':>14} {'connections/req':>15}"
+    )
+    for config in configs:
+        statements, connections = (
+            median_or_none(config.statements),
+            median_or_none(config.connections),
+        )
+        print(
+            f"{config.name:42} {config.server:10} {config.median:10.1f} "
+            f"{spread(config.samples):5.1f} {per_own_persistent(config, by_name):16.2f} "
+            f"{'–' if statements is None else f'{statements:.2f}':>14} "
+            f"{'–' if connections is None else f'{connections:.3f}':>15}"
+        )
+
+
+def pooled_per_persistent(by_name: dict[str, Config]) -> dict[str, dict[str, float]]:
+    """For each server measured: its pool's and its persistent connection's µs, and the ratio."""
+    found = {}
+    for server, pooled_name in POOLED_ROW.items():
+        if pooled_name in by_name:
+            pooled = by_name[pooled_name].median
+            persistent = by_name[PERSISTENT_ROW[server]].median
+            found[server] = {
+                "persistent_us": persistent,
+                "pooled_us": pooled,
+                "ratio": pooled / persistent,
+            }
+    return found
+
+
+def print_side_by_side(ratios: dict[str, dict[str, float]], note: str) -> None:
+    print("\neach pool ÷ its own database's persistent connection (same run, same request loop):")
+    print(f"  {'':34} {'persistent µs':>13} {'pooled µs':>10} {'extra µs':>9} {'ratio':>6}")
+    for server, figures in ratios.items():
+        label = POOL_LABEL[server]
+        extra = figures["pooled_us"] - figures["persistent_us"]
+        print(
+            f"  {label:34} {figures['persistent_us']:13.1f} {figures['pooled_us']:10.1f} "
+            f"{extra:9.1f} {figures['ratio']:6.2f}"
+        )
+    if POSTGRESQL not in ratios:
+        print(f"  PostgreSQL reference skipped: {note}")
+
+
+def breakdown_of(
+    by_name: dict[str, Config], timed_parts: list[breakdown.Part]
+) -> dict[str, dict[str, float]]:
+    """Per server, the medians of its parts, and the rest: pooled − persistent − the parts."""
+    parts: dict[str, dict[str, float]] = {}
+    for part in timed_parts:
+        parts.setdefault(part.server, {})[part.key] = statistics.median(part.samples)
+    for server, found in parts.items():
+        pooled = by_name[POOLED_ROW[server]].median
+        persistent = by_name[PERSISTENT_ROW[server]].median
+        found["django_query"] = persistent - found["round_trip"]
+        found["pooled"] = pooled
+        found["rest"] = (
+            pooled - persistent - found["django_connect_close"] - found["borrow_give_back"]
+        )
+    return parts
+
+
+BREAKDOWN_LINES = [
+    ("round_trip", "network round trip: driver-level SELECT 1, open connection"),
+    ("django_query", "Django's query path (persistent − round trip)"),
+    ("django_connect_close", "Django's connect() + close(), do-nothing driver/pool"),
+    ("borrow_give_back", "the pool's borrow + give-back, no query"),
+    ("rest", "the rest (pooled − all of the above)"),
+    ("pooled", "one pooled request"),
+]
+
+
+def print_breakdown(parts: dict[str, dict[str, float]]) -> None:
+    servers = list(parts)
+    header = "".join(f"{server:>12}" for server in servers)
+    title = "where one pooled request's time goes, µs"
+    print(f"\n{title:56}{header}")
+    for key, label in BREAKDOWN_LINES:
+        print(f"  {label:54}" + "".join(f"{parts[server][key]:12.1f}" for server in servers))
+    if POSTGRESQL in parts:
+        print("  (PostgreSQL: borrow + give-back is psycopg_pool's getconn() + putconn())")
+
+
+def print_contention(found: list[contention.Scenario], args: argparse.Namespace) -> None:
+    every_ms = contention.SAMPLE_EVERY_S * 1e3
+    print(
+        f"\ncontention, MariaDB: a pool of 4 (max_overflow 0) vs 4 persistent connections; "
+        f"{args.contention_requests} requests a run\nshared by the threads, "
+        f"{args.contention_rounds} runs each, alternating, at most {args.contention_seconds:.0f} s "
+        f"a run. wait: a request's time in\nconnection.ensure_connection() (the borrow, queueing "
+        f"included). server conns: the most held at\nonce / opened in one run, from the process "
+        f"list every {every_ms:.0f} ms."
+    )
+    print(
+        f"  {'run':24} {'req/s':>7} {'±':>6} {'wait ms: median':>16} {'p99':>7} {'max':>8} "
+        f"{'errors':>6} {'unfinished':>10} {'server conns: peak':>18} {'opened':>6}"
+    )
+    for s in found:
+        print(
+            f"  {s.name:24} {s.rate:7.0f} {spread(s.rates):6.0f} "
+            f"{statistics.median(s.waits_ms):16.3f} {s.wait_percentile(0.99):7.2f} "
+            f"{max(s.waits_ms):8.1f} {s.errors:6d} {s.unfinished:10d} "
+            f"{s.peak_connections:18d} {s.distinct_connections:6d}"
+        )
+        if s.first_error:
+            print(f"    first error: {s.first_error}")
+
+
+def parse_arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--contention-requests", type=int, default=6000, help="per run")
+    parser.add_argument("--contention-seconds", type=float, default=10.0, help="bound per run")
+    parser.add_argument("--contention-rounds", type=int, default=5)
+    parser.add_argument("--no-postgresql", action="store_true", help="skip the reference rows")
+    parser.add_argument("--save", type=Path, help="also write the figures to this JSON file")
+    return parser.parse_args()
+
+
+def saved_figures(
+    configs: list[Config], by_name: dict[str, Config], **extra: Any
+) -> dict[str, Any]:
+    """results.json: the keys chart.py has always read, and the per-server ones beside them."""
+    return {
+        "configurations": [
+            {
+                "name": config.name,
+                "server": config.server,
+                "us_per_request": config.median,
+                "spread": spread(config.samples),
+                "per_own_persistent": per_own_persistent(config, by_name),
+                "statements_per_request": median_or_none(config.statements),
+                "connections_per_request": median_or_none(config.connections),
+                "samples": config.samples,
+            }
+            for config in configs
+        ],
+        **extra,
     }
 
 
-def verdict(met: bool) -> str:
-    return "met" if met else "NOT met"
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--requests", type=int, default=1000)
-    parser.add_argument("--seconds", type=float, default=2.0, help="per threaded run")
-    parser.add_argument("--threaded-rounds", type=int, default=3)
-    parser.add_argument("--save", type=Path, help="also write the figures to this JSON file")
-    args = parser.parse_args()
+def measure(args: argparse.Namespace, cluster: pgcluster.Cluster | None, note: str) -> int:
     try:
         import dj_db_conn_pool  # noqa: F401
 
@@ -311,108 +367,73 @@ def main() -> int:
     except ImportError:
         with_dbcp = False
     observer = Observer()
-    about = environment(observer)
-    print(" · ".join(f"{key}: {value}" for key, value in about.items()), end="\n\n")
+    about = environment(observer, cluster)
+    print(" · ".join(f"{key}: {value}" for key, value in about.items()))
+    print(f"PostgreSQL reference: {note}", end="\n\n")
 
-    configs = configurations(with_dbcp)
-    run_rounds(configs, args.rounds, args.requests, observer)
+    postgresql = cluster.database() if cluster else None
+    configs = configurations(with_dbcp, postgresql)
+    timed_parts = breakdown.parts(cluster.conninfo() if cluster else None, postgresql)
+    run_rounds(configs, timed_parts, args.rounds, args.requests, observer)
     by_name = {config.name: config for config in configs}
-    persistent = by_name["persistent (CONN_MAX_AGE=None)"].median
-    ours = by_name["django-mysqlpool"].median
-    print(
-        f"{'configuration':38} {'µs/request':>11} {'±':>6} {'÷ persistent':>13} "
-        f"{'statements/req':>15} {'connections/req':>16}"
-    )
-    for config in configs:
-        print(
-            f"{config.name:38} {config.median:11.1f} {spread(config.samples):6.1f} "
-            f"{config.median / persistent:13.2f} {statistics.median(config.statements):15.2f} "
-            f"{statistics.median(config.connections):16.3f}"
-        )
+    print_table(configs, by_name)
+    ratios = pooled_per_persistent(by_name)
+    print_side_by_side(ratios, note)
+    parts = breakdown_of(by_name, timed_parts)
+    print_breakdown(parts)
 
-    floor = django_connect_floor(args.requests * 5)
-    borrow = borrow_and_return(args.requests * 5)
-    no_pool_ratio = by_name["no pool"].median / ours
-    print(
-        f"\nDjango's own connect()+close(), do-nothing driver: {floor:.1f} µs, so no pool under "
-        f"Django's wrapper can go below persistent + that = "
-        f"{(persistent + floor) / persistent:.2f} × persistent"
+    found = contention.run_contention(
+        args.contention_rounds,
+        args.contention_requests,
+        args.contention_seconds,
+        observer,
+        unique("bench"),
     )
-    print(f"borrow + give back through MySQLdb.connect, no query: {borrow:.1f} µs")
-    print("\ntargets (issue 4):")
-    print(
-        f"  ours ÷ persistent           {ours / persistent:5.2f}  (≤ {TARGET_OURS_PER_PERSISTENT})"
-        f"  {verdict(ours / persistent <= TARGET_OURS_PER_PERSISTENT)}"
-    )
-    print(
-        f"  no pool ÷ ours              {no_pool_ratio:5.2f}  (≥ {TARGET_NO_POOL_PER_OURS})"
-        f"  {verdict(no_pool_ratio >= TARGET_NO_POOL_PER_OURS)}"
-    )
-    figures: dict[str, Any] = {"no_pool_per_ours": no_pool_ratio}
-    if with_dbcp:
-        dbcp_ratio = by_name["django-db-connection-pool"].median / ours
-        figures["dbcp_per_ours"] = dbcp_ratio
-        print(
-            f"  django-db-connection-pool ÷ ours {dbcp_ratio:5.2f}  (≥ {TARGET_DBCP_PER_OURS})"
-            f"  {verdict(dbcp_ratio >= TARGET_DBCP_PER_OURS)}"
-        )
-    else:
-        print("  django-db-connection-pool: not installed here (make bench installs it)")
-    statements = statistics.median(by_name["django-mysqlpool"].statements)
-    print(
-        f"  statements per request      {statements:5.2f}  (= 1.00)  {verdict(statements < 1.05)}"
-    )
-    print(
-        f"  borrow + give back          {borrow:5.1f} µs  (≤ {TARGET_BORROW_RETURN_US:.0f})"
-        f"  {verdict(borrow <= TARGET_BORROW_RETURN_US)}"
-    )
-
-    pooled, base = threaded_scenarios(args.threaded_rounds, args.seconds, observer)
-    ratio = statistics.median(pooled.rates) / statistics.median(base.rates)
-    print(
-        f"  {pooled.name}: {statistics.median(pooled.rates):.0f} req/s, {pooled.errors} errors, "
-        f"peak {pooled.peak_connections} server connections (≤ 4); {base.name}: "
-        f"{statistics.median(base.rates):.0f} req/s; ratio {ratio:.2f} (≥ "
-        f"{TARGET_THREADED_RATIO})  {verdict(ratio >= TARGET_THREADED_RATIO)}"
-    )
-    print(
-        f"  (threads share one interpreter lock: the single-thread ratio persistent ÷ ours, "
-        f"{persistent / ours:.2f}, bounds the threaded one)"
-    )
+    print_contention(found, args)
+    checked = targets.check(by_name, ratios, parts, found)
     django_mysqlpool.close_pool()
 
     if args.save:
-        figures.update(
+        figures = saved_figures(
+            configs,
+            by_name,
             environment=about,
-            configurations=[
-                {
-                    "name": config.name,
-                    "us_per_request": config.median,
-                    "spread": spread(config.samples),
-                    "statements_per_request": statistics.median(config.statements),
-                    "connections_per_request": statistics.median(config.connections),
-                    "samples": config.samples,
-                }
-                for config in configs
-            ],
-            django_connect_floor_us=floor,
-            borrow_and_return_us=borrow,
-            threaded=[
-                {
-                    "name": s.name,
-                    "threads": s.threads,
-                    "rates": s.rates,
-                    "median": statistics.median(s.rates),
-                    "errors": s.errors,
-                    "peak_connections": s.peak_connections,
-                }
-                for s in (pooled, base)
-            ],
+            postgresql={"measured": POSTGRESQL in ratios, "note": note},
+            no_pool_per_ours=by_name["no pool"].median / by_name[OURS].median,
+            pooled_per_persistent=ratios,
+            django_connect_floor_us=parts[MARIADB]["django_connect_close"],
+            borrow_and_return_us=parts[MARIADB]["borrow_give_back"],
+            breakdown=parts,
+            threaded=[s.summary() for s in found],
+            contention={
+                "requests_per_run": args.contention_requests,
+                "rounds": args.contention_rounds,
+                "bound_s": args.contention_seconds,
+                "wait": "time in connection.ensure_connection()",
+            },
+            targets=checked,
         )
+        if "django-db-connection-pool" in by_name:
+            figures["dbcp_per_ours"] = (
+                by_name["django-db-connection-pool"].median / by_name[OURS].median
+            )
         args.save.parent.mkdir(parents=True, exist_ok=True)
         args.save.write_text(json.dumps(figures, indent=2) + "\n")
         print(f"\nfigures written to {args.save}")
     return 0
+
+
+def main() -> int:
+    args = parse_arguments()
+    stop_on_signals()
+    cluster, note = (None, "skipped (--no-postgresql)")
+    if not args.no_postgresql:
+        cluster, note = start_postgresql()
+    try:
+        return measure(args, cluster, note)
+    finally:
+        if cluster is not None:
+            cluster.stop()
 
 
 if __name__ == "__main__":

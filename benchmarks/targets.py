@@ -1,0 +1,127 @@
+"""Issue 13's targets: each printed as met or missed (figures to read, not assertions)."""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+from contention import Scenario
+from workload import MARIADB, POSTGRESQL, Config
+
+OURS = "django-mysqlpool"
+DBCP_ROW = "django-db-connection-pool"
+
+OURS_PER_PERSISTENT = 1.25  # and below Django's PostgreSQL pool ÷ its persistent
+NO_POOL_PER_OURS = 3.5
+DBCP_PER_OURS = 2.5
+BORROW_RETURN_US = 5.0
+THREADED_RATIO = 0.8  # 16 threads over a pool of 4 ÷ 4 threads on persistent connections
+MAX_SERVER_CONNECTIONS = 4
+MAX_WAIT_MS = 100.0  # in the 16-over-4 and 64-over-4 runs
+SIXTY_FOUR_PER_FOUR = 0.9  # throughput, 64 threads over a pool of 4 ÷ 4 threads over it
+
+
+def verdict(met: bool) -> str:
+    return "met" if met else "missed"
+
+
+def line(name: str, value: str, goal: str, met: bool) -> dict[str, Any]:
+    print(f"  {name:44} {value:>12}  ({goal})  {verdict(met)}")
+    return {"name": name, "value": value, "target": goal, "met": met}
+
+
+def check(
+    by_name: dict[str, Config],
+    ratios: dict[str, dict[str, float]],
+    parts: dict[str, dict[str, float]],
+    runs: list[Scenario],
+) -> list[dict[str, Any]]:
+    """Prints every target with its verdict; returns them for ``--save``."""
+    print("\ntargets (issue 13):")
+    return [
+        *single_thread(by_name, ratios),
+        *borrow(parts),
+        *contention({run.name: run for run in runs}),
+    ]
+
+
+def single_thread(
+    by_name: dict[str, Config], ratios: dict[str, dict[str, float]]
+) -> list[dict[str, Any]]:
+    ours = by_name[OURS].median
+    ratio = ratios[MARIADB]["ratio"]
+    goal, met = f"≤ {OURS_PER_PERSISTENT}", ratio <= OURS_PER_PERSISTENT
+    if POSTGRESQL in ratios:
+        theirs = ratios[POSTGRESQL]["ratio"]
+        goal, met = f"{goal} and < PostgreSQL pool's {theirs:.2f}", met and ratio < theirs
+    else:
+        goal += "; PostgreSQL half not measured"
+    checked = [line("ours ÷ persistent", f"{ratio:.2f}", goal, met)]
+    no_pool = by_name["no pool"].median / ours
+    checked.append(
+        line(
+            "no pool ÷ ours", f"{no_pool:.2f}", f"≥ {NO_POOL_PER_OURS}", no_pool >= NO_POOL_PER_OURS
+        )
+    )
+    if DBCP_ROW in by_name:
+        dbcp = by_name[DBCP_ROW].median / ours
+        checked.append(
+            line(f"{DBCP_ROW} ÷ ours", f"{dbcp:.2f}", f"≥ {DBCP_PER_OURS}", dbcp >= DBCP_PER_OURS)
+        )
+    else:
+        print(f"  {DBCP_ROW}: not installed here (make bench installs it)")
+    statements = statistics.median(by_name[OURS].statements)
+    checked.append(line("statements per request", f"{statements:.2f}", "= 1.00", statements < 1.05))
+    return checked
+
+
+def borrow(parts: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
+    cost = parts[MARIADB]["borrow_give_back"]
+    return [
+        line(
+            "borrow + give back",
+            f"{cost:.1f} µs",
+            f"≤ {BORROW_RETURN_US:.0f} µs",
+            cost <= BORROW_RETURN_US,
+        )
+    ]
+
+
+def contention(runs: dict[str, Scenario]) -> list[dict[str, Any]]:
+    persistent, four = runs["4 threads, persistent"], runs["4 threads, pool of 4"]
+    sixteen, sixty_four = runs["16 threads, pool of 4"], runs["64 threads, pool of 4"]
+    threaded = sixteen.rate / persistent.rate
+    errors = sum(run.errors for run in runs.values())
+    unfinished = sum(run.unfinished for run in runs.values())
+    peak = max(run.peak_connections for run in (four, sixteen, sixty_four))
+    longest = max(max(sixteen.waits_ms), max(sixty_four.waits_ms))
+    scaling = sixty_four.rate / four.rate
+    return [
+        line(
+            "16 over a pool of 4 ÷ 4 threads persistent",
+            f"{threaded:.2f}",
+            f"≥ {THREADED_RATIO}",
+            threaded >= THREADED_RATIO,
+        ),
+        line(
+            "errors, all threaded runs", f"{errors}", f"= 0; {unfinished} unfinished", errors == 0
+        ),
+        line(
+            "most server connections, pool of 4",
+            f"{peak}",
+            f"≤ {MAX_SERVER_CONNECTIONS}",
+            peak <= MAX_SERVER_CONNECTIONS,
+        ),
+        line(
+            "max wait, 16 and 64 over a pool of 4",
+            f"{longest:.1f} ms",
+            f"< {MAX_WAIT_MS:.0f} ms",
+            longest < MAX_WAIT_MS,
+        ),
+        line(
+            "64 over 4 ÷ 4 over 4, throughput",
+            f"{scaling:.2f}",
+            f"≥ {SIXTY_FOUR_PER_FOUR}",
+            scaling >= SIXTY_FOUR_PER_FOUR,
+        ),
+    ]
