@@ -10,8 +10,9 @@ the rules hold wherever SQLAlchemy decides to connect, a waiter's freed slot inc
 * while connecting fails (an outage), one borrower at a time tries again, and every
   other borrower fails at once with the last connect error instead of paying its own
   connect timeout (and a borrower that already waited for a slot never pays a second);
-* a failed connect starts an outage, and only a successful one ends it (a borrower's
-  lost connection starts one too, for now: see ``lending.RegisteredPool._discard_lost``).
+* a failed connect starts an outage, and only a successful one ends it; a borrower's
+  lost connection does not (a slow query's read timeout on a healthy server looks the
+  same), so it never fails other borrowers.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class ConnectGate:
         driver_error: type[BaseException],
         target: str,
         on_failure: Callable[[], None],
+        borrow_timeout: float,
     ) -> None:
         self._open = open_connection
         self._kwargs = dict(connect_kwargs)
@@ -60,16 +62,15 @@ class ConnectGate:
         self._driver_error = driver_error
         self._target = target
         self._on_failure = on_failure
+        self._borrow_timeout = borrow_timeout
         self._retrying = threading.Lock()
-        self._borrow = threading.local()  # when this thread's borrow started, its deadline
+        #: When each thread's current borrow started, by thread id (each thread writes only
+        #: its own entry, on every borrow: a dict item, cheaper than a thread-local).
+        self.borrow_started: dict[int, float] = {}
         self.outage: Outage | None = None
 
-    def start_borrow(self, started: float, deadline: float) -> None:
-        borrow = self._borrow
-        borrow.started, borrow.deadline = started, deadline
-
     def __call__(self) -> Any:
-        started = getattr(self._borrow, "started", None)
+        started = self.borrow_started.get(threading.get_ident())
         now = time.monotonic()
         retrying = False
         outage = self.outage
@@ -79,7 +80,7 @@ class ConnectGate:
                 outage.raise_again()
             retrying = True
         try:
-            raw = self._open(self._kwargs_for(now))
+            raw = self._open(self._kwargs_for(started, now))
         except self._driver_error as error:
             if self.outage is None:
                 logger.warning("django-mysqlpool: cannot connect to %s: %s", self._target, error)
@@ -94,29 +95,23 @@ class ConnectGate:
             self.outage = None
         return raw
 
-    def _kwargs_for(self, now: float) -> dict[str, Any]:
+    def _kwargs_for(self, started: float | None, now: float) -> dict[str, Any]:
         """The connect kwargs for this attempt, its ``connect_timeout`` within the budget.
 
         Whole seconds (mysqlclient's unit), at least one. Without the user's own timeout,
         the borrow's time left; with it, what keeps the whole request within that timeout
         plus one second even after waiting for a slot (a waiter does not pay twice).
         """
-        borrow = self._borrow
-        started, deadline = getattr(borrow, "started", None), getattr(borrow, "deadline", None)
-        if started is None or deadline is None:
+        if started is None:  # not connecting for a borrow
             return self._kwargs
         if self._bounded_by_borrow:
+            deadline = started + self._borrow_timeout
             return {**self._kwargs, "connect_timeout": max(1, math.ceil(deadline - now))}
         chosen = float(self._kwargs["connect_timeout"])
         left = chosen + 1 - (now - started)
         if left >= chosen:
             return self._kwargs
         return {**self._kwargs, "connect_timeout": max(1, math.floor(left))}
-
-    def note_lost(self, error: BaseException) -> None:
-        """A borrower's connection was lost: the next borrowers fail with ``error`` instead
-        of queueing to reconnect, until a connect succeeds."""
-        self.outage = Outage(error)
 
     def fail_waiter(self) -> None:
         """A borrower waiting for a slot gives up with the connect error, if there is one."""

@@ -54,37 +54,35 @@ def socket_fd(raw: Any) -> int | None:
     """The socket file descriptor of an open connection, or None once it is closed."""
     if not is_open(raw):
         return None
-    sock = getattr(raw, "_sock", None)  # PyMySQL
-    if sock is not None:
-        return sock.fileno()  # type: ignore[no-any-return]
+    fileno = getattr(raw, "fileno", None)  # mysqlclient
+    if fileno is None:
+        sock = getattr(raw, "_sock", None)  # PyMySQL
+        return None if sock is None else sock.fileno()
     try:
-        return raw.fileno()  # type: ignore[no-any-return]
+        return fileno()  # type: ignore[no-any-return]
     except Exception:
         return None
+
+
+def socket_fd_reader(raw: Any) -> Callable[[], int | None]:
+    """A function reading ``raw``'s socket fd now, cheaper than ``socket_fd`` per call."""
+    fileno = getattr(raw, "fileno", None)  # mysqlclient: raises once closed
+    if fileno is not None:
+        return fileno  # type: ignore[no-any-return]
+    return lambda: socket_fd(raw)
 
 
 def is_open(raw: Any) -> bool:
     return bool(getattr(raw, "open", False))
 
 
-def last_error(raw: Any, database: Any) -> Exception:
-    """The driver's last error on ``raw`` as its ``OperationalError`` (mysqlclient)."""
-    try:
-        message = raw.error()
-    except Exception:
-        message = ""
-    return database.OperationalError(last_error_code(raw), message)  # type: ignore[no-any-return]
+def error_code_reader(raw: Any) -> Callable[[], int]:
+    """Reads the error code of ``raw``'s last call while it is open (made once per connection).
 
-
-def last_error_code(raw: Any) -> int:
-    """The error code of the driver's last call (mysqlclient only; PyMySQL closes instead)."""
+    mysqlclient keeps it; PyMySQL closes the connection on a fatal error instead (0).
+    """
     errno = getattr(raw, "errno", None)
-    if errno is None:
-        return 0
-    try:
-        return int(errno())
-    except Exception:
-        return 0
+    return errno if errno is not None else lambda: 0
 
 
 #: Calls after which the wire may hold a reply nobody read, which no status flag shows.

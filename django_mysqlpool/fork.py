@@ -8,6 +8,7 @@ Django's wrappers; it then opens its own connections. See UPSTREAM-FACTS "Fork".
 
 from __future__ import annotations
 
+import mmap
 import os
 import sys
 import threading
@@ -43,9 +44,39 @@ def register(child_hook: Callable[[], None]) -> None:
             _hook_registered = True
 
 
+def _page_wiped_on_fork() -> mmap.mmap | None:
+    """A memory page the kernel hands every forked child zeroed (Linux >= 4.14).
+
+    Reading it tells a fork apart without a system call: ``os.getpid()`` costs a system
+    call on every borrow and give-back (0.2 µs here, several µs on a loaded virtual
+    machine). None where the kernel cannot (``getpid`` then).
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        page = mmap.mmap(-1, mmap.PAGESIZE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+        page.madvise(getattr(mmap, "MADV_WIPEONFORK", _MADV_WIPEONFORK))
+    except (AttributeError, OSError, ValueError):
+        return None
+    page[0] = 1
+    return page
+
+
+_MADV_WIPEONFORK = 18  # linux/mman.h; Python's mmap module does not name it before 3.14
+_fork_page = _page_wiped_on_fork()
+
+
+def forked() -> bool:
+    """Whether this process was forked since it last handled a fork, hooks or not."""
+    page = _fork_page
+    if page is not None:
+        return page[0] == 0
+    return os.getpid() != _owner_pid
+
+
 def check_pid() -> None:
     """Fallback for forks that bypassed ``os.fork`` hooks: act on the first call in the child."""
-    if os.getpid() != _owner_pid:
+    if forked():
         _after_fork_in_child()
 
 
@@ -53,6 +84,8 @@ def _after_fork_in_child() -> None:
     global _lock, _owner_pid, generation
     _lock = threading.Lock()  # the parent may have held it while forking
     _owner_pid = os.getpid()
+    if _fork_page is not None:
+        _fork_page[0] = 1  # handled: the next fork zeroes it again
     generation += 1
     _neutralise_inherited_sockets()
     _detach_django_connections()

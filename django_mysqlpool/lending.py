@@ -26,10 +26,10 @@ from __future__ import annotations
 
 import collections
 import logging
-import os
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, NoReturn
@@ -38,25 +38,24 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.pool import Pool
 
 from . import connecting, driver, fork, leaks, liveness, reset
+from .bag import Bag, Waiter
 from .errors import PoolError, PoolTimeout
 from .handle import PooledConnection
 from .hosts import HostList
 from .settings import DEFAULTS, PoolConfig
-from .stats import PoolCounters
+from .stats import WAITED, PoolCounters
 
 logger = logging.getLogger("django_mysqlpool")
 
 # ``record.info`` keys: when the current borrow started; when it last went back to the
-# pool (for ``pre_ping_after``); its liveness probe (``liveness.probe_for``); when its
-# current server connection was opened.
+# pool (for ``pre_ping_after``); its liveness probe (``liveness.probe_for``).
 LENT_AT = "lent_at"
-CONNECTED_AT = "connected_at"
 IDLE_SINCE = "idle_since"
 PROBE = "probe"
 
 #: Dead idle connections replaced in one borrow before giving up (SQLAlchemy's figure).
 _LIVENESS_ATTEMPTS = 3
-#: How long one wait inside SQLAlchemy's queue lasts before the borrower looks up again.
+#: How long a queued borrower sleeps before it looks up (for a connect error, orphans).
 WAIT_SLICE = 0.05
 #: A borrow at least this long gets its socket checked on return (see ``_reset``).
 _SLOW_BORROW = 0.5
@@ -85,7 +84,6 @@ class RegisteredPool:
     retired: bool = False
     created_at: float = field(default_factory=time.monotonic)
     fork_generation: int = field(default_factory=lambda: fork.generation)
-    pid: int = field(default_factory=os.getpid)
     hosts: HostList | None = None  # OPTIONS["pool"]["hosts"]
     #: How to set a session up again after COM_RESET_CONNECTION.
     recipe: reset.SessionRecipe = field(default_factory=lambda: reset.SessionRecipe((), False))
@@ -97,6 +95,12 @@ class RegisteredPool:
     orphans: collections.deque[Any] = field(default_factory=collections.deque)
     #: The record each thread is borrowing or giving back right now.
     in_hand: dict[int, Any] = field(default_factory=dict)
+    #: Idle connections and borrowers waiting for one (``bag.py``); set by pools._build.
+    bag: Bag = field(default=None)  # type: ignore[assignment]
+    #: Whether SQLAlchemy's pool can lend without waiting: an idle record, or room for one.
+    has_room: Callable[[], bool] = lambda: True
+    #: The ``timeout`` setting: how long a borrow may take, waiting and connecting.
+    timeout: float = DEFAULTS["timeout"]
     #: Every lease (a lent record and a weak reference to the handle that holds it), by
     #: the lease's id: a record is lent many times, a lease once.
     holders: dict[int, Lease] = field(default_factory=dict)
@@ -109,17 +113,17 @@ class RegisteredPool:
 
     def borrow(self) -> PooledConnection:
         me = threading.get_ident()
-        self._settle_leftovers(me)
+        if me in self.in_hand:
+            self._settle_leftovers(me)
         started = time.monotonic()
-        deadline = started + self.config.arguments.get("timeout", DEFAULTS["timeout"])
-        self.gate.start_borrow(started, deadline)
+        self.gate.borrow_started[me] = started  # bounds any connect this borrow makes
         try:
             if self.orphans:
                 self._adopt_orphans()
-            self.in_hand[me] = self._take_record(started, deadline)
+            waited = 0.0 if self.bag.take(self.in_hand, me) else self._take_record(me, started)
             record = self.in_hand[me]
             raw = self._live_connection(record)
-            self._note_lent(record, started)
+            self._note_lent(record, me, started, waited)
             handle = PooledConnection(record.info, raw, self)
             lease = (record, weakref.ref(handle))
             self.holders[id(lease)] = lease
@@ -129,62 +133,90 @@ class RegisteredPool:
             self._settle_leftovers(me, error)
             self._raise_translated(error)
 
-    def _take_record(self, started: float, deadline: float) -> Any:
-        """A record from the pool within the ``timeout`` setting, or fail.
+    def _take_record(self, me: int, started: float) -> float:
+        """Put a record in this thread's hand within the ``timeout`` setting, or fail.
 
-        The wait happens in short slices inside SQLAlchemy's queue, so that a waiter gives
-        up with the connect error as soon as connecting is known to fail, and gives back
-        orphaned records (whose owners were garbage-collected) while it waits.
+        Returns how long the borrower waited for it (opening a connection is not waiting).
+
+        A new connection while the pool may open one; else the borrower queues up and a
+        give-back hands it a connection (first come, first served: ``bag.py``). It looks
+        up every ``WAIT_SLICE`` to give up with the connect error as soon as connecting is
+        known to fail, and to give back records whose owners were garbage-collected.
         """
-        while True:
-            try:
-                return self.pool._do_get()
-            except sa_exc.TimeoutError:
-                pass  # one slice passed with every connection out
-            self.gate.fail_waiter()
-            if self.orphans:
-                self._adopt_orphans()
-            self._adopt_unheld()
-            now = time.monotonic()
-            if now >= deadline:
-                self.counters.count_timeout(now - started)
-                raise PoolTimeout(self._exhaustion_message(now - started)) from None
+        deadline = started + self.timeout
+        waiter = None
+        try:
+            while True:
+                waited = 0.0 if waiter is None else time.monotonic() - started
+                if self.has_room():  # else _do_get would refuse, at the cost of an exception
+                    try:
+                        self.in_hand[me] = self.pool._do_get()  # an idle one, or a new one
+                        return waited
+                    except sa_exc.TimeoutError:
+                        pass  # taken by another borrower meanwhile
+                if waiter is None:
+                    waiter = Waiter(me)
+                self.bag.wait(waiter, min(WAIT_SLICE, max(0.0, deadline - time.monotonic())))
+                if self.bag.collect(self.in_hand, me):
+                    return time.monotonic() - started
+                self.gate.fail_waiter()
+                if self.orphans:
+                    self._adopt_orphans()
+                self._adopt_unheld()
+                now = time.monotonic()
+                if now >= deadline:
+                    self.counters.count_timeout(now - started)
+                    raise PoolTimeout(self._exhaustion_message(now - started)) from None
+        finally:
+            if waiter is not None:
+                self.bag.leave(waiter)
 
-    def _note_lent(self, record: Any, started: float) -> None:
-        # Time spent opening a new connection inside the pool is not waiting.
-        info = record.info
-        waited = 0.0 if info.get(CONNECTED_AT, 0.0) >= started else time.monotonic() - started
-        if waited > self.config.wait_warning_after:
-            self._warn_about_wait(waited)
-        info[LENT_AT] = started
-        self.counters.lend(record, waited)
-        if self.config.leak_timeout:
-            leaks.watch(record, self.target, self.config.leak_timeout)
+    def _note_lent(self, record: Any, me: int, started: float, waited: float) -> None:
+        record.info[LENT_AT] = started
+        borrows = self.counters.borrows
+        borrows[me] = borrows.get(me, 0) + 1  # this thread's own entry: no lock needed
+        config = self.config
+        if waited:  # 0.0 unless it queued up
+            if waited > WAITED:
+                self.counters.count_wait(waited)
+            if waited > config.wait_warning_after:
+                self._warn_about_wait(waited)
+        if config.leak_timeout:
+            leaks.watch(record, self.target, config.leak_timeout)
 
     def _live_connection(self, record: Any) -> Any:
         """The record's connection, replaced (up to 3 times) while it turns out dead."""
         for _ in range(_LIVENESS_ATTEMPTS):
             before = record.dbapi_connection
             raw = record.get_connection()  # connects if needed, or if due for recycling
-            if before is not None and raw is not before:
-                self.counters.count_recycled()
-                logger.debug("django-mysqlpool: recycled a connection to %s", self.target)
-            ping = self._ping_due(record)
-            reason = liveness.why_dead(raw, record.info.get(PROBE), ping=ping)
-            if reason is None:
-                return raw
+            ping = self.config.pre_ping and self._ping_due(record)
+            probe = record.info.get(PROBE)
+            if raw is before and probe is not None and not ping:
+                # The common case: given back by a borrower that found it open on the same
+                # socket, idle since: only the server can have closed it.
+                reason = "the server closed it or sent data while it was idle"
+                if not probe.has_news():
+                    return raw
+            else:
+                if before is not None and raw is not before:
+                    self.counters.count_recycled()
+                    logger.debug("django-mysqlpool: recycled a connection to %s", self.target)
+                why = liveness.why_dead(raw, probe, ping=ping)
+                if why is None:
+                    return raw
+                reason = why
             self.counters.count_dead_on_borrow(ping_failed=reason.startswith("ping"))
             if self.hosts is not None:
                 self.hosts.connection_lost(raw, reason)
             record.invalidate(sa_exc.DisconnectionError(f"connection to {self.target}: {reason}"))
         raise PoolError(
             f"django-mysqlpool: {_LIVENESS_ATTEMPTS} connections in a row to {self.target} "
-            f"were dead on arrival; the server or the network is dropping them."
+            f"were dead on arrival (the last: {reason}); the server or the network is "
+            f"dropping them. Check the server's error log, its max_connections and "
+            f"wait_timeout, and firewalls or proxies that cut connections."
         )
 
     def _ping_due(self, record: Any) -> bool:
-        if not self.config.pre_ping:
-            return False
         idle_since = record.info.get(IDLE_SINCE)
         return (
             idle_since is not None and time.monotonic() - idle_since >= self.config.pre_ping_after
@@ -194,11 +226,12 @@ class RegisteredPool:
 
     def give_back(self, handle: PooledConnection) -> None:
         """Take the record from ``handle``, reset it for the next borrower and return it."""
-        if os.getpid() != self.pid or fork.generation != self.fork_generation:
+        if fork.generation != self.fork_generation or fork.forked():
             fork.check_pid()
             return  # a handle inherited through fork: the parent's pool is not ours
         me = threading.get_ident()
-        self._settle_leftovers(me)
+        if me in self.in_hand:
+            self._settle_leftovers(me)
         try:
             if self.orphans:
                 self._adopt_orphans()
@@ -248,12 +281,17 @@ class RegisteredPool:
             try:
                 self._reset(record, raw)
             except Exception as error:  # never lend it again
-                self._discard_lost(record, raw, error)
+                self._discard_lost(raw, error)
                 record.invalidate(error)
         if self.config.pre_ping:
             record.info[IDLE_SINCE] = time.monotonic()
-        self._forget_lent(record)
-        self.in_hand.pop(me).checkin(_fairy_was_created=False)
+        if self.config.leak_timeout:
+            leaks.unwatch(record)
+        if self.retired or not self.bag.put(self.in_hand, me):
+            # Beyond the idle records the pool keeps (an overflow connection; NullPool):
+            # SQLAlchemy keeps the slot and closes the connection.
+            record.close()
+            self.in_hand.pop(me).checkin(_fairy_was_created=False)
         if self.retired:  # retired while we were returning: close what we put back
             self.close_idle()
 
@@ -263,41 +301,31 @@ class RegisteredPool:
         # timeout); only then is the socket worth a look now. A quick borrow's dead
         # connection is found by the next borrow's check anyway.
         probe = info.get(PROBE)
-        slow = time.monotonic() - info.get(LENT_AT, 0.0) >= _SLOW_BORROW
-        if probe is not None and driver.socket_fd(raw) != probe.fd:
-            raise reset.UnusableConnection("the client library closed it after an error", lost=True)
-        has_news = probe.has_news if slow and probe is not None else None
+        has_news = None
+        if probe is not None:
+            if probe.moved():
+                raise reset.UnusableConnection(
+                    "the client library closed it after an error", lost=True
+                )
+            if time.monotonic() - info[LENT_AT] >= _SLOW_BORROW:
+                has_news = probe.has_news
         reset.reset_for_next_borrower(raw, info, self.config.reset, self.recipe, has_news)
 
-    def _discard_lost(self, record: Any, raw: Any, error: BaseException) -> None:
-        """A connection lost while borrowed: its host backs off, waiters stop queueing.
+    def _discard_lost(self, raw: Any, error: BaseException) -> None:
+        """A connection lost while borrowed: with ``hosts``, its host backs off.
 
-        The server or the network stopped answering this borrower. Waiters then fail with
-        that error instead of each paying a connect timeout in turn (they lose the race
-        for a freed slot to the thread that freed it). This also fails waiters after a
-        slow query's read timeout on a healthy server (issue 12 item 3): fixing that
-        needs the first-come hand-off of issue 13.
+        Nothing else: a lost connection is no outage (a slow query's read timeout on a
+        healthy server looks the same). Waiters are not failed: the slot goes to the one
+        that waited longest, which connects anew; only a failed connect starts an outage
+        (``connecting.py``).
         """
-        if not getattr(error, "lost", False):
-            return
-        self.gate.note_lost(self._lost_error(raw, error))
-        if self.hosts is not None:
+        if self.hosts is not None and getattr(error, "lost", False):
             self.hosts.connection_lost(raw, str(error))
-
-    def _lost_error(self, raw: Any, lost: BaseException) -> Exception:
-        """What the plain backend would raise for a connection lost this way."""
-        if driver.last_error_code(raw):
-            return driver.last_error(raw, self.database)
-        code = getattr(lost, "error_code", 0) or 2013
-        return self.database.OperationalError(  # type: ignore[no-any-return]
-            code, f"Lost connection to server: {lost}"
-        )
 
     def _forget_lent(self, record: Any) -> None:
         """Idempotent: safe to run again for a record an interrupted call left behind."""
         if self.config.leak_timeout:
             leaks.unwatch(record)
-        self.counters.give_back(record)
 
     def _settle_leftovers(self, me: int, error: BaseException | None = None) -> None:
         """Discard the record an interrupted borrow or give-back left in this thread's hand.
@@ -382,7 +410,19 @@ class RegisteredPool:
         )
 
     def close_idle(self) -> None:
-        """Close the connections waiting in the pool; borrowed ones stay untouched."""
+        """Close the connections waiting in the pool; borrowed ones stay untouched.
+
+        Their slots go back to SQLAlchemy's pool, which opens a new connection in one
+        when it is next needed.
+        """
+        me = threading.get_ident()
+        try:
+            while self.bag.drain_idle(self.in_hand, me):
+                self.in_hand[me].close()
+                self.in_hand.pop(me).checkin(_fairy_was_created=False)
+        except BaseException as error:
+            self._settle_leftovers(me, error)
+            raise
         queue = getattr(self.pool, "_pool", None)
         if queue is None:  # not a QueuePool: it has no notion of idle beyond dispose()
             self.pool.dispose()

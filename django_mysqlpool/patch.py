@@ -33,7 +33,7 @@ def install(database: ModuleType) -> None:
 
     @functools.wraps(database.connect)
     def pooled_connect(*args: Any, **kwargs: Any) -> Any:
-        return connect(database, original, *args, **kwargs)
+        return connect(database, original, args, kwargs)
 
     setattr(pooled_connect, _MARKER, database.connect)
     database.connect = pooled_connect  # type: ignore[attr-defined]
@@ -76,7 +76,10 @@ def is_installed_on(connect: Callable[..., Any]) -> bool:
 
 
 def connect(
-    database: ModuleType, original: Callable[..., Any], /, *args: Any, **kwargs: Any
+    database: ModuleType,
+    original: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
 ) -> Any:
     """Borrow a pooled connection, or open a plain one.
 

@@ -8,13 +8,12 @@ server's ``wait_timeout`` to derive ``recycle``. Borrow and give-back are ``lend
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 from sqlalchemy import event
 
 from . import driver, fork, liveness, native, reset
-from .lending import CONNECTED_AT, PROBE, RegisteredPool
+from .lending import PROBE, RegisteredPool
 from .session import SessionNotes
 
 logger = logging.getLogger("django_mysqlpool")
@@ -35,7 +34,6 @@ def listen(registered: RegisteredPool) -> None:
         logger.debug("django-mysqlpool: new connection to %s", registered.target)
         fork.track(raw)
         record.info[PROBE] = liveness.probe_for(raw)
-        record.info[CONNECTED_AT] = time.monotonic()
         record.info[reset.NOTES] = notes_for(registered, raw)
         reset.remember_initial_state(raw, record.info)
 
@@ -56,7 +54,7 @@ def notes_for(registered: RegisteredPool, raw: Any) -> SessionNotes:
             status_read=read_status is not None, session_tracking=tracked, reset_command=can_reset
         )
     )
-    return SessionNotes(read_status, tracked, handle, can_reset)
+    return SessionNotes(read_status, tracked, handle, can_reset, driver.error_code_reader(raw))
 
 
 def server_wait_timeout(raw: Any) -> int:

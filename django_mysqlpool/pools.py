@@ -8,13 +8,15 @@ from a pool is ``lending.py``'s job.
 from __future__ import annotations
 
 import copy
+import math
 import threading
 from collections.abc import Callable, Hashable, Mapping
 from types import ModuleType
 from typing import Any
 
 from . import connecting, driver, fork, hosts, pool_events, reset, settings, targets
-from .lending import WAIT_SLICE, RegisteredPool
+from .bag import Bag
+from .lending import RegisteredPool
 from .settings import PoolConfig
 
 __all__ = ["RegisteredPool", "all_pools", "pool_for", "registry", "retire"]
@@ -115,10 +117,11 @@ def _build(
     pool_option: Any,
 ) -> RegisteredPool:
     arguments = config.sqlalchemy_arguments()
+    timeout = arguments.get("timeout", settings.DEFAULTS["timeout"])
     if "timeout" in settings.accepted_arguments(config.backend):
-        # SQLAlchemy waits in short slices; lending.py keeps the user's deadline and
-        # stops waiting early when the server is down (see RegisteredPool.borrow).
-        arguments["timeout"] = WAIT_SLICE
+        # SQLAlchemy never waits: it lends an idle connection or opens one while the limit
+        # allows, else borrowers queue up in lending.py's bag, which keeps the deadline.
+        arguments["timeout"] = 0
     host_list = None
     open_connection: Callable[[dict[str, Any]], Any] = lambda kwargs: connect(**kwargs)  # noqa: E731
     if config.hosts:
@@ -144,13 +147,15 @@ def _build(
         config=config,
         database=database,
         recycle=config.recycle,
+        timeout=timeout,
     )
     registered.gate = connecting.ConnectGate(
         open_connection,
         driver.pooled_connect_kwargs(database, connect_kwargs),
         database.Error,
         registered.target,
-        registered.counters.count_connect_error,
+        lambda: _connect_failed(registered),
+        timeout,
     )
     registered.pool = config.backend(
         registered.gate,
@@ -158,8 +163,34 @@ def _build(
         recycle=config.recycle if config.recycle is not None else -1,  # type: ignore[arg-type]
         **arguments,
     )
+    registered.bag = _bag_for(registered.pool)
+    registered.has_room = _room_check(registered.pool, config)
     pool_events.listen(registered)
     return registered
+
+
+def _connect_failed(registered: RegisteredPool) -> None:
+    registered.counters.count_connect_error()
+    registered.bag.wake_all()  # queued borrowers fail now with this error, not a slice later
+
+
+def _room_check(pool: Any, config: PoolConfig) -> Callable[[], bool]:
+    """Whether ``pool`` can lend a record now: an idle one (a closed connection's slot), or
+    room for a new connection under ``pool_size`` + ``max_overflow``."""
+    max_overflow = config.effective().get("max_overflow", -1)
+    checkedin, overflow = getattr(pool, "checkedin", None), getattr(pool, "overflow", None)
+    if checkedin is None or overflow is None or max_overflow < 0 or not pool.size():
+        return lambda: True  # no limit (NullPool, max_overflow=-1, pool_size=0)
+    return lambda: bool(checkedin() or overflow() < max_overflow)
+
+
+def _bag_for(pool: Any) -> Bag:
+    """Keeps as many idle connections as SQLAlchemy's queue would, in the same order."""
+    queue = getattr(pool, "_pool", None)
+    if queue is None:  # NullPool: nothing stays idle
+        return Bag(keep=0, lifo=False)
+    keep = queue.maxsize if queue.maxsize > 0 else math.inf
+    return Bag(keep=keep, lifo=bool(getattr(queue, "use_lifo", False)))
 
 
 def all_pools() -> list[RegisteredPool]:

@@ -13,11 +13,11 @@ publishes its pools' figures after every request into the multiprocess files, an
 metrics view's ``MultiProcessCollector`` adds them up across workers.
 
 Metrics, each labelled ``target`` (``user@host:port/db``, never a password): the gauges
-``mysqlpool_checked_out``, ``mysqlpool_idle``, ``mysqlpool_size``, ``mysqlpool_overflow``,
-``mysqlpool_max_connections``, ``mysqlpool_wait_seconds_max``, and the counters
-``mysqlpool_<name>_total`` for ``created``, ``borrowed``, ``discarded``, ``timeouts``,
-``waits``, ``wait_seconds``, ``recycled``, ``dead_on_borrow``, ``ping_failures`` and
-``connect_errors``.
+``mysqlpool_checked_out``, ``mysqlpool_idle``, ``mysqlpool_pending``, ``mysqlpool_size``,
+``mysqlpool_overflow``, ``mysqlpool_max_connections``, ``mysqlpool_wait_seconds_max``, and the
+counters ``mysqlpool_<name>_total`` for ``created``, ``borrowed``, ``discarded``,
+``timeouts``, ``waits``, ``wait_seconds``, ``recycled``, ``dead_on_borrow``,
+``ping_failures`` and ``connect_errors``.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ LABELS = ["target"]
 GAUGES = {
     stats.CHECKED_OUT: "connections borrowed now",
     stats.IDLE: "connections waiting in the pool",
+    stats.PENDING: "borrowers waiting for a connection",
     stats.SIZE: "pool_size",
     stats.OVERFLOW: "connections open beyond pool_size",
     stats.MAX_CONNECTIONS: "pool_size + max_overflow (absent without a limit)",

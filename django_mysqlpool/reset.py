@@ -22,7 +22,7 @@ from types import ModuleType
 from typing import Any
 
 from . import driver
-from .native import SERVER_MORE_RESULTS_EXIST, SERVER_STATUS_IN_TRANS
+from .native import SERVER_MORE_RESULTS_EXIST, SERVER_STATUS_AUTOCOMMIT, SERVER_STATUS_IN_TRANS
 from .session import SessionNotes
 from .statements import SETUP_STATEMENTS
 
@@ -112,11 +112,11 @@ def reset_for_next_borrower(
     a later call, such as closing the cursor).
     """
     notes: SessionNotes = info[NOTES]
-    code = notes.failed_with or driver.last_error_code(raw)
+    code = notes.failed_with or (notes.error_code() if raw.open else 0)
     notes.failed_with = 0
     if code in driver.FATAL_ERROR_CODES:
         raise UnusableConnection(f"its last call failed with error {code}", code)
-    if not driver.is_open(raw):
+    if not raw.open:
         raise UnusableConnection("the driver closed it")
     # A streamed result or a raw protocol call may have left a reply unread, which only a
     # round trip reveals (2014 on ROLLBACK or reset, then the connection is discarded).
@@ -130,6 +130,7 @@ def reset_for_next_borrower(
         raise UnusableConnection("the server closed it or stopped answering", lost=True)
     if mode == SESSION or (changed and mode == AUTO):
         recipe.reset(raw, notes)
+        status = None  # replies came since
     else:
         if changed:
             notes.setup.clear()  # the borrower may have changed what Django's setup set
@@ -139,7 +140,10 @@ def reset_for_next_borrower(
             open_transaction = in_doubt or bool(status & SERVER_STATUS_IN_TRANS)
         if open_transaction:
             raw.rollback()
+            status = None
     notes.in_doubt = notes.changed = False
     initial = info.get(AUTOCOMMIT)
-    if initial is not None and raw.get_autocommit() != initial:
+    # What get_autocommit() reads too (both drivers), without the call.
+    autocommit = raw.get_autocommit() if status is None else status & SERVER_STATUS_AUTOCOMMIT
+    if initial is not None and bool(autocommit) != initial:
         raw.autocommit(initial)  # after the rollback: turning it on would commit

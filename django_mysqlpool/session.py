@@ -25,7 +25,7 @@ class SessionNotes:
 
     __slots__ = (
         "setup", "changed", "in_doubt", "failed_with", "read_status", "tracked", "handle",
-        "can_reset",
+        "can_reset", "error_code",
     )  # fmt: skip
 
     def __init__(
@@ -34,6 +34,7 @@ class SessionNotes:
         tracked: bool = False,
         handle: Any = None,
         can_reset: bool = False,
+        error_code: Callable[[], int] = lambda: 0,
     ) -> None:
         #: Django's setup values the session has (``statements.SETUP_STATEMENTS`` names).
         self.setup: dict[str, str] = {}
@@ -53,6 +54,8 @@ class SessionNotes:
         self.handle = handle
         #: COM_RESET_CONNECTION can be sent.
         self.can_reset = can_reset
+        #: Reads the error code of the connection's last call (while it is open).
+        self.error_code = error_code
 
 
 class SessionCursorMixin:

@@ -40,6 +40,8 @@ HOSTS = "hosts"  # only for a target with OPTIONS["pool"]["hosts"]
 # Added in 1.1 (issue 11): what the client library lets the pool do, as a dict of
 # ``driver.Capabilities`` fields to True/False (None before the first connection).
 CAPABILITIES = "capabilities"
+# Added in 1.1 (issue 13): borrowers queued for a connection right now.
+PENDING = "pending"
 
 #: The counters (monotonic) among the keys, for collectors that need to tell them apart.
 COUNTERS = (
@@ -59,12 +61,16 @@ WAITED = 0.001
 
 
 class PoolCounters:
-    """Monotonic counters plus the set of records currently lent out, behind one lock."""
+    """Monotonic counters, behind one lock; borrows counted per thread without one.
+
+    A borrow is the hot path: its count goes into ``borrows`` under the borrowing
+    thread's own key, which no other thread writes (a dict item update needs no lock).
+    """
 
     __slots__ = (
         "_lock",
         "created",
-        "borrowed",
+        "borrows",
         "discarded",
         "timeouts",
         "waits",
@@ -74,16 +80,16 @@ class PoolCounters:
         "dead_on_borrow",
         "ping_failures",
         "connect_errors",
-        "_lent",
     )
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.created = self.borrowed = self.discarded = self.timeouts = 0
+        self.created = self.discarded = self.timeouts = 0
+        #: Borrows by thread id; each thread updates only its own entry.
+        self.borrows: dict[int, int] = {}
         self.waits = 0
         self.wait_seconds_total = self.wait_seconds_max = 0.0
         self.recycled = self.dead_on_borrow = self.ping_failures = self.connect_errors = 0
-        self._lent: set[int] = set()
 
     def count_created(self) -> None:
         with self._lock:
@@ -111,33 +117,22 @@ class PoolCounters:
         with self._lock:
             self.connect_errors += 1
 
-    def lend(self, record: object, waited: float) -> None:
+    def count_wait(self, waited: float) -> None:
+        """A borrow that waited for its connection (at least ``WAITED``)."""
         with self._lock:
-            self.borrowed += 1
-            self._lent.add(id(record))
-            if waited > WAITED:
-                self._count_wait(waited)
+            self._count_wait(waited)
 
     def _count_wait(self, waited: float) -> None:
         self.waits += 1
         self.wait_seconds_total += waited
         self.wait_seconds_max = max(self.wait_seconds_max, waited)
 
-    def give_back(self, record: object) -> None:
-        with self._lock:
-            self._lent.discard(id(record))
-
-    @property
-    def checked_out(self) -> int:
-        return len(self._lent)
-
     def read(self) -> dict[str, Any]:
         """All counters at one instant."""
         with self._lock:
             return {
-                CHECKED_OUT: len(self._lent),
                 CREATED: self.created,
-                BORROWED: self.borrowed,
+                BORROWED: sum(list(self.borrows.values())),
                 DISCARDED: self.discarded,
                 TIMEOUTS: self.timeouts,
                 WAITS: self.waits,
@@ -158,9 +153,10 @@ def snapshot(registered: RegisteredPool) -> dict[str, Any]:
     found = {
         TARGET: registered.target,
         SIZE: size,
-        CHECKED_OUT: counters.pop(CHECKED_OUT),
+        CHECKED_OUT: len(registered.holders),
         OVERFLOW: max(_ask(pool, "overflow", 0), 0),
-        IDLE: _ask(pool, "checkedin", 0),
+        IDLE: len(registered.bag) + _ask(pool, "checkedin", 0),
+        PENDING: len(registered.bag.waiters),
         MAX_CONNECTIONS: registered.max_connections(),
         **counters,
         AGE_SECONDS: round(time.monotonic() - registered.created_at, 3),

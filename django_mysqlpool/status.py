@@ -185,6 +185,7 @@ def as_text(data: dict[str, Any]) -> str:
         if pool is not None:
             lines.append(
                 f"  this process: {pool['checked_out']} borrowed, {pool['idle']} idle, "
+                f"{pool['pending']} waiting, "
                 f"{pool['created']} created, {pool['borrowed']} borrows, {pool['waits']} "
                 f"waits, {pool['timeouts']} timeouts, {pool['discarded']} discarded"
             )

@@ -15,6 +15,7 @@ import gc
 import os
 import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -53,6 +54,62 @@ def request_dropping_its_connection(wrapper: Any) -> None:
     gc.collect()
     wrapper.ensure_connection()  # gives the orphan back (reset), then borrows
     wrapper.close()
+
+
+def pending() -> int:
+    [stats] = django_mysqlpool.pool_stats()
+    return int(stats["pending"])
+
+
+def when_queued_or_soon(action: Callable[[], None], queued: int = 1) -> threading.Thread:
+    """Run ``action`` in another (untraced) thread once a borrower queues up, or after 2 s
+    (the traced request may have been interrupted before it queued)."""
+
+    def run() -> None:
+        deadline = time.monotonic() + 2
+        while pending() < queued and time.monotonic() < deadline:
+            time.sleep(0.002)
+        action()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def request_that_waits(wrapper: Any) -> None:
+    """A request that finds every connection out and is handed one by another thread."""
+    other = type(wrapper)(dict(wrapper.settings_dict), alias=wrapper.alias)
+    other.inc_thread_sharing()
+    other.ensure_connection()  # the pool's last free connection
+    giver = when_queued_or_soon(other.close)
+    try:
+        request(wrapper)  # waits, then is handed the connection ``other`` gives back
+    finally:
+        giver.join(10)
+
+
+def request_handing_over_to_a_waiter(wrapper: Any) -> None:
+    """A request whose give-back goes straight to a borrower queued in another thread."""
+    wrapper.ensure_connection()  # the pool's last free connection
+    waiter = type(wrapper)(dict(wrapper.settings_dict), alias=wrapper.alias)
+    waiter.inc_thread_sharing()
+
+    def wait_and_give_back() -> None:
+        try:
+            waiter.ensure_connection()
+        except Exception:
+            return  # nothing handed over (the request was interrupted): timed out
+        waiter.close()
+
+    borrower = threading.Thread(target=wait_and_give_back)
+    borrower.start()
+    deadline = time.monotonic() + 2
+    while pending() < 1 and time.monotonic() < deadline:
+        time.sleep(0.002)
+    try:
+        request(wrapper)  # its give-back hands the connection over
+    finally:
+        borrower.join(10)
 
 
 @contextmanager
@@ -100,7 +157,6 @@ def lines_of_one_request(make_wrapper: Callable[..., Any], scenario: Any) -> lis
 
 def assert_pool_whole(make_wrapper: Callable[..., Any], held: int = 0) -> None:
     """Every connection not ``held`` can be borrowed at once, by one borrower each, clean."""
-    gc.collect()
     borrowers = [make_wrapper(pool=POOL) for _ in range(POOL["pool_size"] - held)]
     seen = []
     for wrapper in borrowers:
@@ -132,7 +188,14 @@ def in_another_thread(function: Callable[..., None], *args: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    "scenario", [request, request_dropping_its_connection], ids=["closed", "dropped"]
+    "scenario",
+    [
+        request,
+        request_dropping_its_connection,
+        request_that_waits,
+        request_handing_over_to_a_waiter,
+    ],
+    ids=["closed", "dropped", "waited", "handed-over"],
 )
 def test_an_interrupt_at_any_line_of_borrow_or_give_back_loses_nothing(
     make_wrapper, scenario, monkeypatch
@@ -142,6 +205,11 @@ def test_an_interrupt_at_any_line_of_borrow_or_give_back_loses_nothing(
     monkeypatch.setattr(sys, "unraisablehook", lambda unraisable: None)
     lines = lines_of_one_request(make_wrapper, scenario)
     assert len(lines) > 100  # the census saw the pool's code run
+    if scenario in (request_that_waits, request_handing_over_to_a_waiter):
+        # The lines of queueing and hand-over; the rest is the "closed" case's.
+        plain = {line[:2] for line in lines_of_one_request(make_wrapper, request)}
+        lines = [line for line in lines if line[:2] not in plain]
+        assert any(line[0].endswith("bag.py") for line in lines)
     failures = []
     interruptions = 0
     for target in lines:

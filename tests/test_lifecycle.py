@@ -35,6 +35,7 @@ ADDED_KEYS = {
     "age_seconds",
     "settings",
     "capabilities",
+    "pending",
 }
 
 
@@ -55,7 +56,7 @@ def test_pool_stats_reports_counters_limits_and_settings_and_never_a_password(ma
         "timeouts": 0,
     }
     assert stats["max_connections"] == 3 + 10
-    assert stats["waits"] == stats["recycled"] == stats["connect_errors"] == 0
+    assert stats["waits"] == stats["recycled"] == stats["connect_errors"] == stats["pending"] == 0
     assert 0 <= stats["age_seconds"] < 60
     settings = stats["settings"]
     assert settings["backend"] == "QueuePool"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import zipfile
@@ -10,7 +11,17 @@ from pathlib import Path
 
 import pytest
 
+import django_mysqlpool
+
 ROOT = Path(__file__).resolve().parent.parent
+VERSION = django_mysqlpool.__version__
+
+
+def test_the_version_is_the_changelogs_newest_release():
+    headings = re.findall(
+        r"^(\d+\.\d+\.\d+) \(\d{4}-\d{2}-\d{2}\)$", (ROOT / "CHANGELOG.rst").read_text(), re.M
+    )
+    assert headings and headings[0] == VERSION
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +32,7 @@ def wheel(tmp_path_factory) -> Path:
         check=True,
         timeout=300,
     )
-    [built] = out.glob("django_mysqlpool-1.0.0-*.whl")
+    [built] = out.glob(f"django_mysqlpool-{VERSION}-*.whl")
     return built
 
 
@@ -39,11 +50,11 @@ def test_wheel_metadata_declares_versions_requirements_and_extras(wheel):
     [metadata_name] = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
     metadata = Parser().parsestr(archive.read(metadata_name).decode())
     requires = metadata.get_all("Requires-Dist")
-    assert metadata["Name"] == "django-mysqlpool" and metadata["Version"] == "1.0.0"
+    assert metadata["Name"] == "django-mysqlpool" and metadata["Version"] == VERSION
     assert metadata["Requires-Python"] == ">=3.10"
     assert {"Django>=4.2", "SQLAlchemy<2.2,>=2.0", "mysqlclient>=2.2"} <= set(requires)
     assert {"pymysql", "prometheus", "test"} <= set(metadata.get_all("Provides-Extra"))
-    assert metadata["License"] == "MIT"
+    assert metadata["License-Expression"] == "MIT"
 
 
 @pytest.mark.slow
@@ -78,5 +89,5 @@ def test_installed_wheel_imports_the_backend(wheel, tmp_path):
         cwd=tmp_path,
         timeout=60,
     )
-    assert result.stdout.split()[0] == "1.0.0"
+    assert result.stdout.split()[0] == VERSION
     assert "'auto_close_db'" in result.stdout and "'pool_stats'" in result.stdout

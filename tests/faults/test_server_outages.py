@@ -12,6 +12,10 @@ from tests.faults.harness import RESULTS, Load, ScenarioResult
 pytestmark = pytest.mark.slow
 
 THREADS = 8
+#: Scheduling slack on top of a bound in whole seconds: a borrower queued behind requests
+#: whose reads time out (after 2 s) is handed a slot at that moment and makes its one
+#: connect attempt with the 1 s its budget has left (connect timeouts are whole seconds).
+SLACK = 0.25
 #: Bounded I/O, as production settings should have: a frozen server cannot hang a request.
 TIMEOUTS = {"connect_timeout": 2, "read_timeout": 2, "write_timeout": 2}
 
@@ -80,7 +84,7 @@ def test_unreachable_server_fails_each_request_within_connect_timeout(
 
     assert hung == []
     assert load.failures and sum(len(s) for s in load.successes) == 0
-    assert slowest <= TIMEOUTS["connect_timeout"] + 1.0, sorted(
+    assert slowest <= TIMEOUTS["connect_timeout"] + 1.0 + SLACK, sorted(
         (f.seconds, f.error) for f in load.failures
     )[-3:]
     assert (lost, phantom) == (0, 0)
