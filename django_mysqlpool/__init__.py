@@ -1,13 +1,17 @@
 """django-mysqlpool: a pooled MySQL/MariaDB backend for Django.
 
 Set ``ENGINE`` to ``"django_mysqlpool.backends.mysqlpool"``. The public API is ``__all__``.
+
+The package in three layers: ``core`` (the pool, which imports nothing from Django),
+``integration`` (where Django meets it) and ``operations`` (checks, the management command,
+metrics); ``backends``, ``management`` and ``prometheus`` are the paths Django settings name.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from .decorators import auto_close_db
+from .integration.decorators import auto_close_db
 
 __version__ = "1.1.0"
 __all__ = ["PoolError", "PoolTimeout", "auto_close_db", "close_pool", "pool_stats"]
@@ -15,14 +19,14 @@ __all__ = ["PoolError", "PoolTimeout", "auto_close_db", "close_pool", "pool_stat
 
 def pool_stats(alias: str | None = None) -> Any:
     """Stats of this process's pools: a list of dicts, or the dict of ``alias``'s pool."""
-    from .lifecycle import pool_stats as stats_of
+    from .integration.lifecycle import pool_stats as stats_of
 
     return stats_of(alias)
 
 
 def close_pool(alias: str | None = None) -> None:
     """Close this process's pools (all, or ``alias``'s); see ``lifecycle.close_pool``."""
-    from .lifecycle import close_pool as close
+    from .integration.lifecycle import close_pool as close
 
     close(alias)
 
@@ -31,7 +35,7 @@ def __getattr__(name: str) -> Any:
     # Errors subclass the driver's OperationalError: bind them only when asked for, so
     # importing the package never imports MySQLdb before pymysql.install_as_MySQLdb().
     if name in ("PoolError", "PoolTimeout"):
-        from . import errors
+        from .core import errors
 
         return getattr(errors, name)
     raise AttributeError(f"module 'django_mysqlpool' has no attribute {name!r}")

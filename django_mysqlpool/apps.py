@@ -10,4 +10,4 @@ class MysqlPoolConfig(AppConfig):
     verbose_name = "django-mysqlpool"
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401  (registers the system checks)
+        from .operations import checks  # noqa: F401  (registers the system checks)

@@ -13,7 +13,7 @@ import MySQLdb.cursors
 import pytest
 from django.db import utils
 
-from django_mysqlpool import driver
+from django_mysqlpool.core import driver
 from tests.support.names import unique
 
 PYMYSQL = driver.is_pymysql(MySQLdb)
@@ -201,9 +201,7 @@ def test_state_left_through_the_driver_connection_itself_is_reset(pooled, new_co
     assert fingerprint(pooled) == (first, new_connection_facts)
 
 
-def test_state_left_through_a_cursor_the_pool_cannot_follow_is_reset(
-    pooled, new_connection_facts
-):
+def test_state_left_through_a_cursor_the_pool_cannot_follow_is_reset(pooled, new_connection_facts):
     def cursor_factory(connection):  # not a class: the pool hands out the driver's own cursor
         return MySQLdb.cursors.Cursor(connection)
 
@@ -219,8 +217,7 @@ def test_state_left_through_a_cursor_the_pool_cannot_follow_is_reset(
 def test_state_left_by_a_procedure_is_reset(pooled, observer, new_connection_facts, lock_name):
     procedure = unique("proc")
     observer.query(
-        f"CREATE PROCEDURE {procedure}() BEGIN DO GET_LOCK('{lock_name}', 0); "
-        "SET @v = 9; END"
+        f"CREATE PROCEDURE {procedure}() BEGIN DO GET_LOCK('{lock_name}', 0); SET @v = 9; END"
     )
     try:
         first = fingerprint(pooled)[0]

@@ -10,7 +10,7 @@ import MySQLdb.connections
 import pytest
 
 import django_mysqlpool
-from django_mysqlpool import patch
+from django_mysqlpool.integration import patch
 from tests.server import connection_id
 
 

@@ -18,7 +18,7 @@ import pytest
 from django.db import utils
 
 import django_mysqlpool
-from django_mysqlpool import pools
+from django_mysqlpool.core import pools
 from tests.support.aliases import add_aliases
 
 pytestmark = pytest.mark.slow

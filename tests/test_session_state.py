@@ -63,8 +63,7 @@ def through_a_raw_query(wrapper, observer):
 def through_a_procedure(wrapper, observer):
     procedure = unique("isolate")
     observer.query(
-        f"CREATE PROCEDURE {procedure}() "
-        "SET SESSION TRANSACTION ISOLATION LEVEL SERIALIZABLE"
+        f"CREATE PROCEDURE {procedure}() SET SESSION TRANSACTION ISOLATION LEVEL SERIALIZABLE"
     )
     try:
         with wrapper.cursor() as cursor:

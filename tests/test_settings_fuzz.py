@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import django_mysqlpool
-from django_mysqlpool.settings import BUILTIN_BACKENDS, RULES
+from django_mysqlpool.core.config import BUILTIN_BACKENDS, RULES
 from tests.support.names import unique
 
 KNOWN_NAMES = sorted([*RULES, "backend", "use_threadlocal", "listeners", "poolclass", "creator"])
@@ -83,6 +83,8 @@ def test_any_settings_connect_or_raise_improperly_configured_naming_the_setting(
 ):
     with override_settings(MYSQLPOOL_BACKEND=backend, MYSQLPOOL_ARGUMENTS=global_arguments):
         wrapper = make_wrapper(pool=pool_option, NAME=fuzz_database)
+        # The server may still list a connection the last example closed, for a moment.
+        before = observer_module.connections_to(fuzz_database)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)  # legacy arguments warn
@@ -91,7 +93,7 @@ def test_any_settings_connect_or_raise_improperly_configured_naming_the_setting(
             event("refused")
             message = str(error)
             assert any(name in message for name in SETTING_NAMES), message
-            assert observer_module.connections_to(fuzz_database) == set()  # nothing half-made
+            assert observer_module.connections_to(fuzz_database) <= before  # none half-made
         else:
             event("connected")
             with wrapper.cursor() as cursor:

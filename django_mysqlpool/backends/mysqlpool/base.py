@@ -2,7 +2,7 @@
 
 from django.db.backends.mysql.base import Database, DatabaseWrapper  # type: ignore[attr-defined]
 
-from django_mysqlpool.patch import install
+from django_mysqlpool.integration.patch import install
 
 install(Database)
 

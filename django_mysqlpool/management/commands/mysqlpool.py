@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from ... import status
+from ...operations import status
 
 
 class Command(BaseCommand):

@@ -14,8 +14,13 @@ from typing import Any
 
 from django.core import checks
 
-from . import driver, lifecycle
-from .aliases import PooledAlias, pooled_aliases, server_cursor
+from ..core import driver
+from ..core.config import LEGACY_ARGUMENTS
+from ..integration import lifecycle
+from ..integration.aliases import PooledAlias, pooled_aliases, server_cursor
+
+#: Where the documentation lives, for hints.
+DOCS = "https://django-mysqlpool.readthedocs.io/en/latest/"
 
 
 @checks.register("mysqlpool")
@@ -31,7 +36,7 @@ def _settings_messages(pooled: PooledAlias) -> Iterable[checks.CheckMessage]:
     if pooled.error is not None:
         yield checks.Error(
             pooled.error,
-            hint="Fix the value as the message says; see the Settings section of the README.",
+            hint=f"Fix the value as the message says; every setting: {DOCS}settings.html",
             obj=f"DATABASES[{alias!r}]",
             id="mysqlpool.E001",
         )
@@ -53,10 +58,10 @@ def _settings_messages(pooled: PooledAlias) -> Iterable[checks.CheckMessage]:
             obj=f"DATABASES[{alias!r}]",
             id="mysqlpool.W002",
         )
-    for where in pooled.legacy_arguments:
+    for where, name in pooled.legacy_arguments:
         yield checks.Warning(
-            f"{where} is a django-mysqlpool 0.2.1 argument that is ignored now.",
-            hint="Remove it (MYSQLPOOL_BACKEND replaces 'poolclass').",
+            f"{where} is a django-mysqlpool 0.2.1 argument: it {LEGACY_ARGUMENTS[name]}.",
+            hint=f"Remove it; the migration guide: {DOCS}migration.html",
             obj=f"DATABASES[{alias!r}]",
             id="mysqlpool.W003",
         )
@@ -114,7 +119,7 @@ def _capability_messages(alias: str) -> Iterable[checks.CheckMessage]:
                 f"{name}: {driver.FALLBACKS[name]}.",
                 hint="Sessions stay clean, at the cost of round trips. mysqlclient built "
                 "against MariaDB Connector/C (Debian's default-libmysqlclient-dev) has all "
-                "three; see 'What the pool guarantees' in the README.",
+                f"three; see {DOCS}guarantees.html#client-libraries",
                 obj=f"DATABASES[{alias!r}]",
                 id="mysqlpool.W006",
             )

@@ -1,8 +1,9 @@
-"""Read and validate MYSQLPOOL_BACKEND, MYSQLPOOL_ARGUMENTS and OPTIONS["pool"]; nothing else.
+"""Pool configuration: the rules every pool argument follows, and a target's validated set.
 
-Settings are read when a pool is created, so ``override_settings`` applies to pools
-created inside it. Every problem raises ``ImproperlyConfigured`` naming the setting, the
-value, what is allowed and how to fix it.
+Where the values come from (Django's settings) is the integration layer's business
+(``integration/pool_settings.py``); every problem here raises ``ConfigError`` naming the
+setting, the value, what is allowed and how to fix it, which that layer turns into
+Django's ``ImproperlyConfigured``.
 """
 
 from __future__ import annotations
@@ -14,9 +15,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.conf import settings as django_settings
-from django.core.exceptions import ImproperlyConfigured
 from sqlalchemy import pool as sa_pool
+
+
+class ConfigError(ValueError):
+    """A pool setting is invalid; the message names it and says how to fix it."""
+
 
 DEFAULT_BACKEND = "QueuePool"
 BUILTIN_BACKENDS = ("QueuePool", "NullPool")
@@ -29,11 +33,12 @@ SHARING_BACKENDS = {
     "AssertionPool": "it allows one connection per process and raises on a second borrower",
 }
 
-#: Arguments 0.2.1 users may still have that today's SQLAlchemy removed: warned, ignored.
+#: Arguments 0.2.1 users may still have, and what becomes of them (warned).
 LEGACY_ARGUMENTS = {
-    "use_threadlocal": "SQLAlchemy 1.4 removed thread-local pools",
-    "listeners": "SQLAlchemy 1.4 removed pool listeners; use sqlalchemy.event",
-    "poolclass": "set MYSQLPOOL_BACKEND instead",
+    "use_threadlocal": "is ignored: SQLAlchemy 1.4 removed thread-local pools",
+    "listeners": "is ignored: SQLAlchemy 1.4 removed pool listeners; use sqlalchemy.event",
+    "poolclass": "is deprecated: set MYSQLPOOL_BACKEND instead (until then, and only in "
+    "MYSQLPOOL_ARGUMENTS, it still picks the pool class)",
 }
 #: Arguments the pool relies on being its own.
 MANAGED_ARGUMENTS = ("creator", "dialect", "events", "_dispatch")
@@ -159,6 +164,9 @@ class PoolConfig:
     hosts: tuple[str, ...] | None = None
     host_backoff: float = 5.0
     require: str | None = None
+    #: Where users change these values, for messages ("MYSQLPOOL_ARGUMENTS" or an alias's
+    #: ``DATABASES[...]['OPTIONS']['pool']``).
+    setting: str = "MYSQLPOOL_ARGUMENTS"
 
     def sqlalchemy_arguments(self) -> dict[str, Any]:
         return {k: v for k, v in self.arguments.items() if k not in OWN_ARGUMENTS}
@@ -181,61 +189,8 @@ class PoolConfig:
         return None if size == 0 or overflow < 0 else int(size + overflow)
 
 
-def resolve(pool_option: Any) -> PoolConfig | None:
-    """The configuration for a connect call's ``OPTIONS["pool"]``; None means "don't pool"."""
-    where = option_name(pool_option)
-    if pool_option is False:
-        return None
-    if pool_option is None or pool_option is True:
-        overrides: Mapping[str, Any] = {}
-    elif isinstance(pool_option, Mapping):
-        overrides = pool_option
-    else:
-        raise ImproperlyConfigured(
-            f"{where} must be True, False or a dict of pool arguments, got {pool_option!r}."
-        )
-    global_arguments = getattr(django_settings, "MYSQLPOOL_ARGUMENTS", None) or {}
-    if not isinstance(global_arguments, Mapping):
-        raise ImproperlyConfigured(
-            f"MYSQLPOOL_ARGUMENTS must be a dict of pool arguments, got {global_arguments!r}."
-        )
-    global_arguments = dict(global_arguments)
-    backend_value = getattr(django_settings, "MYSQLPOOL_BACKEND", None)
-    legacy_class = global_arguments.get("poolclass")
-    if backend_value is None and legacy_class is not None:
-        backend_value = legacy_class
-    backend_setting = "MYSQLPOOL_BACKEND"
-    overrides = dict(overrides)
-    if "backend" in overrides:
-        backend_value, backend_setting = overrides.pop("backend"), f"{where}['backend']"
-    backend = load_backend(
-        DEFAULT_BACKEND if backend_value is None else backend_value, backend_setting
-    )
-    if backend_setting != "MYSQLPOOL_BACKEND":
-        # An alias that picks its own pool class takes the global arguments that class has.
-        accepted = accepted_arguments(backend) | LEGACY_ARGUMENTS.keys()
-        global_arguments = {k: v for k, v in global_arguments.items() if k in accepted}
-    arguments = validate_arguments(global_arguments, "MYSQLPOOL_ARGUMENTS", backend)
-    arguments.update(validate_arguments(overrides, where, backend))
-    return PoolConfig(
-        backend=backend,
-        arguments=arguments,
-        pre_ping=bool(arguments.get("pre_ping", False)),
-        pre_ping_after=arguments.get("pre_ping_after", DEFAULT_PRE_PING_AFTER),
-        recycle=arguments.get("recycle"),
-        reset=arguments.get("reset", "auto"),
-        leak_timeout=arguments.get("leak_timeout"),
-        hosts=tuple(arguments["hosts"]) if arguments.get("hosts") else None,
-        host_backoff=float(arguments.get("host_backoff", DEFAULTS["host_backoff"])),
-        require=arguments.get("require"),
-        wait_warning_after=_never_if_none(
-            arguments.get("wait_warning_after", DEFAULTS["wait_warning_after"])
-        ),
-    )
-
-
 def _hosts() -> Any:
-    from . import hosts  # late: settings must not import the pool's modules at load
+    from . import hosts  # late: hosts imports this module
 
     return hosts
 
@@ -253,7 +208,7 @@ def load_backend(value: Any, setting: str) -> type[sa_pool.Pool]:
     backend: Any = value
     name = value.rpartition(".")[2] if isinstance(value, str) else getattr(value, "__name__", "")
     if name in SHARING_BACKENDS:
-        raise ImproperlyConfigured(
+        raise ConfigError(
             f"{setting} is {value!r}: {SHARING_BACKENDS[name]}. Use 'QueuePool' (with "
             f"pool_size=1, max_overflow=0 for a single connection) or 'NullPool'."
         )
@@ -267,14 +222,14 @@ def load_backend(value: Any, setting: str) -> type[sa_pool.Pool]:
             except ImportError:
                 backend = None
     if not (inspect.isclass(backend) and issubclass(backend, sa_pool.Pool)):
-        raise ImproperlyConfigured(f"{setting} must be {allowed}; got {value!r}.")
+        raise ConfigError(f"{setting} must be {allowed}; got {value!r}.")
     if issubclass(backend, sa_pool.AsyncAdaptedQueuePool):
-        raise ImproperlyConfigured(
+        raise ConfigError(
             f"{setting} is {value!r}, an asyncio pool; Django's MySQL drivers are "
             f"synchronous. Use 'QueuePool'."
         )
     if not issubclass(backend, (sa_pool.QueuePool, sa_pool.NullPool)):
-        raise ImproperlyConfigured(
+        raise ConfigError(
             f"{setting} is {value!r}, which is neither a QueuePool nor a NullPool (sub)class: "
             f"only those hand each connection to one borrower at a time. Use 'QueuePool' "
             f"or a subclass of it."
@@ -285,33 +240,29 @@ def load_backend(value: Any, setting: str) -> type[sa_pool.Pool]:
 def validate_arguments(arguments: Any, setting: str, backend: type[sa_pool.Pool]) -> dict[str, Any]:
     """Checked copy of pool arguments; legacy ones warn and are dropped."""
     if not isinstance(arguments, Mapping):
-        raise ImproperlyConfigured(
-            f"{setting} must be a dict of pool arguments, got {arguments!r}."
-        )
+        raise ConfigError(f"{setting} must be a dict of pool arguments, got {arguments!r}.")
     accepted = accepted_arguments(backend)
     checked: dict[str, Any] = {}
     for name, value in arguments.items():
         if name in LEGACY_ARGUMENTS:
             warnings.warn(
-                f"{setting}[{name!r}] is ignored: {LEGACY_ARGUMENTS[name]}. Remove it.",
+                f"{setting}[{name!r}] {LEGACY_ARGUMENTS[name]}. Remove it.",
                 DeprecationWarning,
                 stacklevel=2,
             )
             continue
         if name in MANAGED_ARGUMENTS:
-            raise ImproperlyConfigured(
+            raise ConfigError(
                 f"{setting}[{name!r}] is managed by django-mysqlpool and cannot be set; remove it."
             )
         if name not in accepted:
-            raise ImproperlyConfigured(
+            raise ConfigError(
                 f"{setting} has an unknown argument {name!r} for {backend.__name__}; "
                 f"allowed: {', '.join(sorted(accepted))}."
             )
         rule = RULES[name]
         if not rule.check(value):
-            raise ImproperlyConfigured(
-                f"{setting}[{name!r}] must be {rule.allowed}, got {value!r}."
-            )
+            raise ConfigError(f"{setting}[{name!r}] must be {rule.allowed}, got {value!r}.")
         checked[name] = value
     return checked
 
@@ -341,14 +292,57 @@ def _read_accepted_arguments(backend: type[sa_pool.Pool]) -> frozenset[str]:
     return frozenset((names & RULES.keys()) | set(OWN_ARGUMENTS))
 
 
-def option_name(pool_option: Any) -> str:
-    """``DATABASES['alias']['OPTIONS']['pool']`` for the alias whose settings hold this object.
-
-    Django copies OPTIONS shallowly, so the dict we receive is the very object in settings.
-    """
-    databases = getattr(django_settings, "DATABASES", {}) or {}
-    for alias, database in databases.items():
-        options = database.get("OPTIONS") or {}
-        if "pool" in options and options["pool"] is pool_option:
-            return f"DATABASES[{alias!r}]['OPTIONS']['pool']"
-    return "OPTIONS['pool']"
+def build(
+    pool_option: Any, where: str, global_arguments: Any, global_backend: Any
+) -> PoolConfig | None:
+    """The configuration for a connect call's ``OPTIONS["pool"]`` (found at ``where``),
+    given the global ``MYSQLPOOL_ARGUMENTS`` and ``MYSQLPOOL_BACKEND``; None: don't pool."""
+    if pool_option is False:
+        return None
+    if pool_option is None or pool_option is True:
+        overrides: Mapping[str, Any] = {}
+    elif isinstance(pool_option, Mapping):
+        overrides = pool_option
+    else:
+        raise ConfigError(
+            f"{where} must be True, False or a dict of pool arguments, got {pool_option!r}."
+        )
+    global_arguments = global_arguments or {}
+    if not isinstance(global_arguments, Mapping):
+        raise ConfigError(
+            f"MYSQLPOOL_ARGUMENTS must be a dict of pool arguments, got {global_arguments!r}."
+        )
+    global_arguments = dict(global_arguments)
+    backend_value = global_backend
+    legacy_class = global_arguments.get("poolclass")
+    if backend_value is None and legacy_class is not None:
+        backend_value = legacy_class
+    backend_setting = "MYSQLPOOL_BACKEND"
+    overrides = dict(overrides)
+    if "backend" in overrides:
+        backend_value, backend_setting = overrides.pop("backend"), f"{where}['backend']"
+    backend = load_backend(
+        DEFAULT_BACKEND if backend_value is None else backend_value, backend_setting
+    )
+    if backend_setting != "MYSQLPOOL_BACKEND":
+        # An alias that picks its own pool class takes the global arguments that class has.
+        accepted = accepted_arguments(backend) | LEGACY_ARGUMENTS.keys()
+        global_arguments = {k: v for k, v in global_arguments.items() if k in accepted}
+    arguments = validate_arguments(global_arguments, "MYSQLPOOL_ARGUMENTS", backend)
+    arguments.update(validate_arguments(overrides, where, backend))
+    return PoolConfig(
+        backend=backend,
+        setting=where if isinstance(pool_option, Mapping) else "MYSQLPOOL_ARGUMENTS",
+        arguments=arguments,
+        pre_ping=bool(arguments.get("pre_ping", False)),
+        pre_ping_after=arguments.get("pre_ping_after", DEFAULT_PRE_PING_AFTER),
+        recycle=arguments.get("recycle"),
+        reset=arguments.get("reset", "auto"),
+        leak_timeout=arguments.get("leak_timeout"),
+        hosts=tuple(arguments["hosts"]) if arguments.get("hosts") else None,
+        host_backoff=float(arguments.get("host_backoff", DEFAULTS["host_backoff"])),
+        require=arguments.get("require"),
+        wait_warning_after=_never_if_none(
+            arguments.get("wait_warning_after", DEFAULTS["wait_warning_after"])
+        ),
+    )

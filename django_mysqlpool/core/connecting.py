@@ -63,7 +63,10 @@ class ConnectGate:
         self._target = target
         self._on_failure = on_failure
         self._borrow_timeout = borrow_timeout
-        self._retrying = threading.Lock()
+        #: Until when the borrower retrying during an outage may take (monotonic). A claim
+        #: that expires rather than a lock: an exception may land on any line of a
+        #: borrower's thread, and a lock held then would block every later retry.
+        self._retry_until = 0.0
         #: When each thread's current borrow started, by thread id (each thread writes only
         #: its own entry, on every borrow: a dict item, cheaper than a thread-local).
         self.borrow_started: dict[int, float] = {}
@@ -72,15 +75,15 @@ class ConnectGate:
     def __call__(self) -> Any:
         started = self.borrow_started.get(threading.get_ident())
         now = time.monotonic()
-        retrying = False
+        kwargs = self._kwargs_for(started, now)
         outage = self.outage
         if outage is not None:
             waited = 0.0 if started is None else now - started
-            if waited > MAX_WAIT_BEFORE_RETRY or not self._retrying.acquire(blocking=False):
+            if waited > MAX_WAIT_BEFORE_RETRY or self._retry_until > now:
                 outage.raise_again()
-            retrying = True
+            self._retry_until = now + float(kwargs.get("connect_timeout") or 30) + 1.0
         try:
-            raw = self._open(self._kwargs_for(started, now))
+            raw = self._open(kwargs)
         except self._driver_error as error:
             if self.outage is None:
                 logger.warning("django-mysqlpool: cannot connect to %s: %s", self._target, error)
@@ -88,8 +91,8 @@ class ConnectGate:
             self._on_failure()
             raise
         finally:
-            if retrying:
-                self._retrying.release()
+            if outage is not None:
+                self._retry_until = 0.0
         if self.outage is not None:
             logger.warning("django-mysqlpool: connecting to %s works again", self._target)
             self.outage = None

@@ -12,8 +12,9 @@ from typing import Any
 
 from django.db import connections
 
-from . import driver, lifecycle, targets
-from .aliases import PooledAlias, pooled_aliases, server_cursor
+from ..core import driver, targets
+from ..integration import lifecycle
+from ..integration.aliases import PooledAlias, pooled_aliases, server_cursor
 
 #: Bumped only when a key changes meaning or goes away; new keys may be added.
 JSON_VERSION = 1
@@ -72,7 +73,7 @@ def host_view(
     """
     from django.db.backends.mysql import base as mysql_base
 
-    from . import driver, hosts
+    from ..core import driver, hosts
 
     host, port = hosts.parse(entry, default_port)
     name = f"{host}:{port}"

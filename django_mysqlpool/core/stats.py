@@ -60,89 +60,88 @@ COUNTERS = (
 WAITED = 0.001
 
 
-class PoolCounters:
-    """Monotonic counters, behind one lock; borrows counted per thread without one.
+#: The counters a thread keeps in its own row, in this order.
+_ROW = (
+    CREATED,
+    BORROWED,
+    DISCARDED,
+    TIMEOUTS,
+    WAITS,
+    WAIT_SECONDS_TOTAL,
+    WAIT_SECONDS_MAX,
+    RECYCLED,
+    DEAD_ON_BORROW,
+    PING_FAILURES,
+    CONNECT_ERRORS,
+)
+_AT = {name: index for index, name in enumerate(_ROW)}
 
-    A borrow is the hot path: its count goes into ``borrows`` under the borrowing
-    thread's own key, which no other thread writes (a dict item update needs no lock).
+
+class PoolCounters:
+    """Monotonic counters, kept per thread and added up when read; no lock.
+
+    Counting happens on borrowers' threads, where an exception may land on any line: a
+    lock held at that moment would never be released (``with`` cannot prevent it), and
+    every later borrow would hang on it. Each thread updates only its own row (a list no
+    other thread writes), so no update is lost and none needs a lock.
     """
 
-    __slots__ = (
-        "_lock",
-        "created",
-        "borrows",
-        "discarded",
-        "timeouts",
-        "waits",
-        "wait_seconds_total",
-        "wait_seconds_max",
-        "recycled",
-        "dead_on_borrow",
-        "ping_failures",
-        "connect_errors",
-    )
+    __slots__ = ("_rows",)
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.created = self.discarded = self.timeouts = 0
-        #: Borrows by thread id; each thread updates only its own entry.
-        self.borrows: dict[int, int] = {}
-        self.waits = 0
-        self.wait_seconds_total = self.wait_seconds_max = 0.0
-        self.recycled = self.dead_on_borrow = self.ping_failures = self.connect_errors = 0
+        self._rows: dict[int, list[float]] = {}
+
+    def _row(self) -> list[float]:
+        me = threading.get_ident()
+        row = self._rows.get(me)
+        if row is None:
+            row = self._rows[me] = [0] * len(_ROW)
+        return row
+
+    def count(self, name: str, by: float = 1) -> None:
+        self._row()[_AT[name]] += by
+
+    def count_borrow(self) -> None:
+        self._row()[1] += 1  # BORROWED: on every borrow, spelled out
 
     def count_created(self) -> None:
-        with self._lock:
-            self.created += 1
+        self.count(CREATED)
 
     def count_discarded(self) -> None:
-        with self._lock:
-            self.discarded += 1
+        self.count(DISCARDED)
 
     def count_timeout(self, waited: float) -> None:
-        with self._lock:
-            self.timeouts += 1
-            self._count_wait(waited)
+        self.count(TIMEOUTS)
+        self.count_wait(waited)
 
     def count_recycled(self) -> None:
-        with self._lock:
-            self.recycled += 1
+        self.count(RECYCLED)
 
     def count_dead_on_borrow(self, ping_failed: bool) -> None:
-        with self._lock:
-            self.dead_on_borrow += 1
-            self.ping_failures += ping_failed
+        self.count(DEAD_ON_BORROW)
+        self.count(PING_FAILURES, ping_failed)
 
     def count_connect_error(self) -> None:
-        with self._lock:
-            self.connect_errors += 1
+        self.count(CONNECT_ERRORS)
 
     def count_wait(self, waited: float) -> None:
         """A borrow that waited for its connection (at least ``WAITED``)."""
-        with self._lock:
-            self._count_wait(waited)
-
-    def _count_wait(self, waited: float) -> None:
-        self.waits += 1
-        self.wait_seconds_total += waited
-        self.wait_seconds_max = max(self.wait_seconds_max, waited)
+        row = self._row()
+        row[_AT[WAITS]] += 1
+        row[_AT[WAIT_SECONDS_TOTAL]] += waited
+        row[_AT[WAIT_SECONDS_MAX]] = max(row[_AT[WAIT_SECONDS_MAX]], waited)
 
     def read(self) -> dict[str, Any]:
-        """All counters at one instant."""
-        with self._lock:
-            return {
-                CREATED: self.created,
-                BORROWED: sum(list(self.borrows.values())),
-                DISCARDED: self.discarded,
-                TIMEOUTS: self.timeouts,
-                WAITS: self.waits,
-                WAIT_SECONDS_TOTAL: round(self.wait_seconds_total, 6),
-                WAIT_SECONDS_MAX: round(self.wait_seconds_max, 6),
-                RECYCLED: self.recycled,
-                DEAD_ON_BORROW: self.dead_on_borrow,
-                PING_FAILURES: self.ping_failures,
-                CONNECT_ERRORS: self.connect_errors,
-            }
+        """All counters, added up over the threads (each row read at one instant)."""
+        rows = [list(row) for row in list(self._rows.values())]
+        found: dict[str, Any] = {
+            name: sum(row[index] for row in rows) for index, name in enumerate(_ROW)
+        }
+        found[WAIT_SECONDS_MAX] = round(
+            max((row[_AT[WAIT_SECONDS_MAX]] for row in rows), default=0.0), 6
+        )
+        found[WAIT_SECONDS_TOTAL] = round(found[WAIT_SECONDS_TOTAL], 6)
+        return found
 
 
 def snapshot(registered: RegisteredPool) -> dict[str, Any]:

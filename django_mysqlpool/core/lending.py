@@ -39,10 +39,10 @@ from sqlalchemy.pool import Pool
 
 from . import connecting, driver, fork, leaks, liveness, reset
 from .bag import Bag, Waiter
+from .config import DEFAULTS, PoolConfig
 from .errors import PoolError, PoolTimeout
 from .handle import PooledConnection
 from .hosts import HostList
-from .settings import DEFAULTS, PoolConfig
 from .stats import WAITED, PoolCounters
 
 logger = logging.getLogger("django_mysqlpool")
@@ -123,7 +123,7 @@ class RegisteredPool:
             waited = 0.0 if self.bag.take(self.in_hand, me) else self._take_record(me, started)
             record = self.in_hand[me]
             raw = self._live_connection(record)
-            self._note_lent(record, me, started, waited)
+            self._note_lent(record, started, waited)
             handle = PooledConnection(record.info, raw, self)
             lease = (record, weakref.ref(handle))
             self.holders[id(lease)] = lease
@@ -155,14 +155,15 @@ class RegisteredPool:
                     except sa_exc.TimeoutError:
                         pass  # taken by another borrower meanwhile
                 if waiter is None:
-                    waiter = Waiter(me)
+                    waiter = Waiter()
                 self.bag.wait(waiter, min(WAIT_SLICE, max(0.0, deadline - time.monotonic())))
-                if self.bag.collect(self.in_hand, me):
+                if self.bag.collect(waiter, self.in_hand, me):
                     return time.monotonic() - started
                 self.gate.fail_waiter()
                 if self.orphans:
                     self._adopt_orphans()
                 self._adopt_unheld()
+                self.bag.recover()
                 now = time.monotonic()
                 if now >= deadline:
                     self.counters.count_timeout(now - started)
@@ -171,10 +172,9 @@ class RegisteredPool:
             if waiter is not None:
                 self.bag.leave(waiter)
 
-    def _note_lent(self, record: Any, me: int, started: float, waited: float) -> None:
+    def _note_lent(self, record: Any, started: float, waited: float) -> None:
         record.info[LENT_AT] = started
-        borrows = self.counters.borrows
-        borrows[me] = borrows.get(me, 0) + 1  # this thread's own entry: no lock needed
+        self.counters.count_borrow()
         config = self.config
         if waited:  # 0.0 unless it queued up
             if waited > WAITED:
@@ -340,8 +340,9 @@ class RegisteredPool:
         for key, lease in list(self.holders.items()):
             if lease[0] is record:  # registered before the interruption: no longer lent
                 self.holders.pop(key, None)
+        cause = f" by {error!r}" if error is not None else ""
         self.in_hand.pop(me)._checkin_failed(
-            error or PoolError("interrupted while borrowed or given back"),
+            PoolError(f"its state is unknown: a borrow or give-back was interrupted{cause}"),
             _fairy_was_created=False,
         )
 
@@ -362,13 +363,14 @@ class RegisteredPool:
             )
 
     def _warn_about_wait(self, waited: float) -> None:
+        limit = self.max_connections()
         logger.warning(
-            "django-mysqlpool: waited %.2f s for a connection to %s: all %s were in use. "
+            "django-mysqlpool: waited %.2f s for a connection to %s: %s were in use. "
             "Raise 'pool_size' or 'max_overflow' in %s, or give connections back sooner "
             "(this warning: 'wait_warning_after', now %g s).",
             waited,
             self.target,
-            self.max_connections() or "its",
+            f"all {limit}" if limit else "all its connections",
             self.setting,
             self.config.wait_warning_after,
         )
@@ -393,7 +395,10 @@ class RegisteredPool:
             raise error
         if isinstance(error, sa_exc.SQLAlchemyError):
             raise PoolError(
-                f"the pool for {self.target} failed to hand out a connection: {error}"
+                f"django-mysqlpool: the pool for {self.target} failed to hand out a "
+                f"connection: {error}. SQLAlchemy's pool refused; if this persists, check "
+                f"MYSQLPOOL_BACKEND and the pool arguments in {self.setting}, or report it "
+                f"with this message."
             ) from error
         raise error
 

@@ -16,9 +16,10 @@ from typing import Any
 from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
 
-from . import patch, settings
+from ..core.config import LEGACY_ARGUMENTS, PoolConfig
+from . import patch, pool_settings
 
-LEGACY = tuple(settings.LEGACY_ARGUMENTS)
+LEGACY = tuple(LEGACY_ARGUMENTS)
 
 
 @dataclass
@@ -26,20 +27,20 @@ class PooledAlias:
     alias: str
     database: dict[str, Any]
     pool_option: Any
-    config: settings.PoolConfig | None  # None when the settings are invalid
+    config: PoolConfig | None  # None when the settings are invalid
     error: str | None = None
 
     @property
-    def legacy_arguments(self) -> list[str]:
-        """0.2.1 arguments still present, as ``SETTING['name']``."""
+    def legacy_arguments(self) -> list[tuple[str, str]]:
+        """0.2.1 arguments still present: (``SETTING['name']``, name)."""
         found = [
-            f"MYSQLPOOL_ARGUMENTS[{name!r}]"
+            (f"MYSQLPOOL_ARGUMENTS[{name!r}]", name)
             for name in LEGACY
             if name in (getattr(django_settings, "MYSQLPOOL_ARGUMENTS", None) or {})
         ]
         if isinstance(self.pool_option, dict):
             where = f"DATABASES[{self.alias!r}]['OPTIONS']['pool']"
-            found += [f"{where}[{name!r}]" for name in LEGACY if name in self.pool_option]
+            found += [(f"{where}[{name!r}]", name) for name in LEGACY if name in self.pool_option]
         return found
 
 
@@ -68,7 +69,7 @@ def pooled_aliases(only: list[str] | None = None) -> list[PooledAlias]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)  # reported as a check
             try:
-                config = settings.resolve(pool_option)
+                config = pool_settings.resolve(pool_option)
             except ImproperlyConfigured as problem:
                 error = str(problem)
         found.append(PooledAlias(alias, database, pool_option, config, error))

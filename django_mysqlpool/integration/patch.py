@@ -14,7 +14,8 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-from . import fork, pools, targets
+from ..core import fork, pools, targets
+from . import pool_settings
 
 _MARKER = "_django_mysqlpool_original"
 #: Set in an ENGINE's ``base`` module to have its connections pooled (ours, and subclasses').
@@ -27,7 +28,7 @@ def install(database: ModuleType) -> None:
     if is_installed(database):
         return
     check_sqlalchemy()
-    from . import driver
+    from ..core import driver
 
     original = driver.original_connect(database)
 
@@ -44,7 +45,7 @@ def install(database: ModuleType) -> None:
 
 def check_sqlalchemy() -> None:
     """Refuse to pool on a SQLAlchemy whose internals the hot path relies on changed."""
-    from . import sqlalchemy_contract
+    from ..core import sqlalchemy_contract
 
     missing = sqlalchemy_contract.problems()
     if missing:
@@ -97,7 +98,7 @@ def connect(
     if not args and pool_option is not False:
         if caller is not None:
             targets.add_django_autocommit(kwargs, caller)
-        registered = pools.pool_for(database, original, kwargs, pool_option)
+        registered = pools.pool_for(database, original, kwargs, pool_option, pool_settings.resolve)
     if registered is None:
         raw = original(*args, **kwargs)
         fork.track(raw)
@@ -131,3 +132,18 @@ def is_pooled_engine(engine: Any) -> bool:
         module = sys.modules.get(engine + ".base")
         pooled = _engine_is_pooled[engine] = bool(getattr(module, ENGINE_FLAG, False))
     return pooled
+
+
+def _detach_django_connections() -> None:
+    """In a forked child: make this thread's Django wrappers reconnect instead of using
+    the parent's sockets (which ``fork`` has pointed at /dev/null by then)."""
+    if "django.db" not in sys.modules:
+        return
+    from django.db import connections
+
+    for wrapper in connections.all(initialized_only=True):
+        if wrapper.vendor == "mysql" and wrapper.connection is not None:
+            wrapper.connection = None
+
+
+fork.register(_detach_django_connections)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Hashable
 from typing import Any
 
-from . import pools, stats, targets
+from ..core import pools, stats, targets
 
 
 def _key_for_alias(alias: str) -> Hashable | None:

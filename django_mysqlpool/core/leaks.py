@@ -24,7 +24,7 @@ logger = logging.getLogger("django_mysqlpool.leaks")
 _LONGEST_NAP = 1.0
 
 
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # whole package
 
 
 def _borrowers_stack() -> str:
@@ -45,27 +45,35 @@ class Borrow:
 
 
 class Watcher:
-    """The borrows being watched and the thread that looks at them."""
+    """The borrows being watched and the thread that looks at them.
+
+    Borrowers' threads only set and pop dict items (atomic, no lock): an exception may
+    land on any of their lines, and a lock held then would never be released.
+    """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._starting = threading.Lock()  # taken once, to start the watcher thread
         self._borrows: dict[int, Borrow] = {}
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
     def watch(self, token: object, target: str, timeout: float) -> None:
-        with self._lock:
-            self._borrows[id(token)] = Borrow(target, timeout)
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="django-mysqlpool leak watcher", daemon=True
-                )
-                self._thread.start()
+        self._borrows[id(token)] = Borrow(target, timeout)
+        if self._thread is None:
+            self._start()
         self._wake.set()  # a shorter threshold than the others may need an earlier look
 
+    def _start(self) -> None:
+        with self._starting:
+            if self._thread is None:
+                thread = threading.Thread(
+                    target=self._run, name="django-mysqlpool leak watcher", daemon=True
+                )
+                thread.start()
+                self._thread = thread
+
     def unwatch(self, token: object) -> None:
-        with self._lock:
-            borrow = self._borrows.pop(id(token), None)
+        borrow = self._borrows.pop(id(token), None)
         if borrow is not None and borrow.reported:
             logger.info(
                 "django-mysqlpool: the connection to %s reported as leaked was given back "
@@ -84,17 +92,16 @@ class Watcher:
         """Log the borrows past their threshold; return how long to sleep until the next."""
         now = time.monotonic()
         nap = _LONGEST_NAP
-        with self._lock:
-            overdue = []
-            for borrow in self._borrows.values():
-                if borrow.reported:
-                    continue
-                left = borrow.started + borrow.timeout - now
-                if left <= 0:
-                    borrow.reported = True
-                    overdue.append(borrow)
-                else:
-                    nap = min(nap, left)
+        overdue = []
+        for borrow in list(self._borrows.values()):
+            if borrow.reported:
+                continue
+            left = borrow.started + borrow.timeout - now
+            if left <= 0:
+                borrow.reported = True
+                overdue.append(borrow)
+            else:
+                nap = min(nap, left)
         for borrow in overdue:
             logger.warning(
                 "django-mysqlpool: a connection to %s has been held for %.1f s by thread %s, "

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import random
-import threading
 import time
 import weakref
 from collections.abc import Callable, Mapping
@@ -85,7 +84,6 @@ class HostList:
             self.hosts.append(Host(f"{host}:{port}", host, port))
         self.backoff = backoff
         self.require = require
-        self._lock = threading.Lock()
 
     def opener(self, connect: Callable[..., Any], database: Any) -> Callable[[dict[str, Any]], Any]:
         """Opens a connection with the given kwargs on the first usable host."""
@@ -150,10 +148,11 @@ class HostList:
                 self._failed(host, f"a connection to it was lost: {why}")
 
     def _failed(self, host: Host, why: str) -> None:
-        with self._lock:
-            host.last_failure = time.time()
-            host.last_error = why[:300]
-            host.skip_until = time.monotonic() + self.backoff * (1 + random.uniform(0, _JITTER))
+        # No lock (an exception may land on any line of a borrower's thread): each field
+        # is one assignment, and two threads noting a failure at once agree anyway.
+        host.last_failure = time.time()
+        host.last_error = why[:300]
+        host.skip_until = time.monotonic() + self.backoff * (1 + random.uniform(0, _JITTER))
 
     def report(self, is_open: Callable[[Any], bool]) -> list[dict[str, Any]]:
         return [host.report(is_open) for host in self.hosts]

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import copy
 import math
-import threading
 from collections.abc import Callable, Hashable, Mapping
 from types import ModuleType
 from typing import Any
 
-from . import connecting, driver, fork, hosts, pool_events, reset, settings, targets
+from . import connecting, driver, fork, hosts, pool_events, reset, targets
 from .bag import Bag
+from .config import DEFAULTS, PoolConfig, accepted_arguments
 from .lending import RegisteredPool
-from .settings import PoolConfig
 
 __all__ = ["RegisteredPool", "all_pools", "pool_for", "registry", "retire"]
 
@@ -26,10 +25,13 @@ _RECENT_TARGETS = 8
 
 
 class Registry:
-    """Pools by target key, behind a lock; replaced wholesale in a forked child."""
+    """Pools by target key; replaced wholesale in a forked child.
+
+    No lock: borrowers' threads use it, and an exception may land on any of their lines
+    (a lock held then would never be released). Every change is one statement.
+    """
 
     def __init__(self) -> None:
-        self.lock = threading.Lock()
         self.pools: dict[Hashable, RegisteredPool] = {}
         # (kwargs, pool option, pool) of recent borrows, newest first. Django builds equal
         # kwargs on every connect; comparing them is cheaper than freezing them into a key.
@@ -50,24 +52,22 @@ class Registry:
         self, connect_kwargs: Mapping[str, Any], pool_option: Any, registered: RegisteredPool
     ) -> None:
         entry = (dict(connect_kwargs), copy.deepcopy(pool_option), registered)
-        with self.lock:
-            others = [e for e in self.recent if e[2] is not registered and not e[2].retired]
-            self.recent = (entry, *others)[:_RECENT_TARGETS]
+        others = [e for e in self.recent if e[2] is not registered and not e[2].retired]
+        # Two borrowers remembering at once may drop one entry: a cache, found again.
+        self.recent = (entry, *others)[:_RECENT_TARGETS]
 
     def get_or_create(self, key: Hashable, build: Callable[[], RegisteredPool]) -> RegisteredPool:
         registered = self.pools.get(key)
         if registered is None:
-            with self.lock:
-                registered = self.pools.get(key)
-                if registered is None:
-                    registered = self.pools[key] = build()
+            # Two first borrowers may both build: one pool is kept (setdefault is atomic),
+            # the other was never used (building opens no connection).
+            registered = self.pools.setdefault(key, build())
         return registered
 
     def remove(self, key: Hashable) -> RegisteredPool | None:
-        with self.lock:
-            removed = self.pools.pop(key, None)
-            self.recent = tuple(e for e in self.recent if e[2] is not removed)
-            return removed
+        removed = self.pools.pop(key, None)
+        self.recent = tuple(e for e in self.recent if e[2] is not removed)
+        return removed
 
 
 registry = Registry()
@@ -86,8 +86,13 @@ def pool_for(
     connect: Callable[..., Any],
     connect_kwargs: Mapping[str, Any],
     pool_option: Any,
+    resolve: Callable[[Any], PoolConfig | None],
 ) -> RegisteredPool | None:
-    """The pool for this target, created on first use; None when the alias opts out."""
+    """The pool for this target, created on first use; None when the alias opts out.
+
+    ``resolve`` turns the pool option into a configuration (the integration layer reads
+    the settings for it); it is asked only when the pool is created.
+    """
     if pool_option is False:
         return None
     current = registry
@@ -97,12 +102,12 @@ def pool_for(
     key = targets.target_key(connect_kwargs, pool_option)
     registered = current.find(key)
     if registered is None:
-        resolved = settings.resolve(pool_option)
+        resolved = resolve(pool_option)
         if resolved is None:
             return None
         registered = current.get_or_create(
             key,
-            lambda: _build(key, resolved, database, connect, dict(connect_kwargs), pool_option),
+            lambda: _build(key, resolved, database, connect, dict(connect_kwargs)),
         )
     current.remember(connect_kwargs, pool_option, registered)
     return registered
@@ -114,11 +119,10 @@ def _build(
     database: ModuleType,
     connect: Callable[..., Any],
     connect_kwargs: dict[str, Any],
-    pool_option: Any,
 ) -> RegisteredPool:
     arguments = config.sqlalchemy_arguments()
-    timeout = arguments.get("timeout", settings.DEFAULTS["timeout"])
-    if "timeout" in settings.accepted_arguments(config.backend):
+    timeout = arguments.get("timeout", DEFAULTS["timeout"])
+    if "timeout" in accepted_arguments(config.backend):
         # SQLAlchemy never waits: it lends an idle connection or opens one while the limit
         # allows, else borrowers queue up in lending.py's bag, which keeps the deadline.
         arguments["timeout"] = 0
@@ -130,11 +134,6 @@ def _build(
             list(config.hosts), default_port, config.host_backoff, config.require
         )
         open_connection = host_list.opener(connect, database)
-    setting = (
-        settings.option_name(pool_option)
-        if isinstance(pool_option, Mapping)
-        else "MYSQLPOOL_ARGUMENTS"
-    )
     registered = RegisteredPool(
         key=key,
         target=targets.describe(
@@ -143,7 +142,7 @@ def _build(
         hosts=host_list,
         recipe=reset.SessionRecipe.for_target(database, connect_kwargs),
         closed_connection=driver.closed_stand_in(database, connect_kwargs),
-        setting=setting,
+        setting=config.setting,
         config=config,
         database=database,
         recycle=config.recycle,

@@ -2,8 +2,9 @@
 
 A driver that drops, garbage-collects or exits with a connection sends COM_QUIT on the
 socket, which the parent shares: the parent's connection dies. So at fork, the child
-points every inherited socket fd at /dev/null, forgets the parent's pools and detaches
-Django's wrappers; it then opens its own connections. See UPSTREAM-FACTS "Fork".
+points every inherited socket fd at /dev/null and runs the registered hooks (the pools
+forget the parent's pools, the Django integration detaches Django's wrappers); it then
+opens its own connections. See UPSTREAM-FACTS "Fork".
 """
 
 from __future__ import annotations
@@ -18,8 +19,11 @@ from typing import Any
 
 from . import driver
 
-_connections: weakref.WeakSet[Any] = weakref.WeakSet()
-_lock = threading.Lock()
+#: Every raw connection this process opened, by weak reference (each removes itself when
+#: collected). A dict of single-statement updates: ``track`` runs on borrowers' threads,
+#: where an exception may land on any line and a held lock would never be released.
+_connections: dict[weakref.ref[Any], None] = {}
+_lock = threading.Lock()  # for registering hooks, at import
 _hook_registered = False
 _child_hooks: list[Callable[[], None]] = []
 _owner_pid = os.getpid()
@@ -29,8 +33,11 @@ generation = 0
 
 def track(raw: Any) -> None:
     """Remember a raw connection this process opened."""
-    with _lock:
-        _connections.add(raw)
+    _connections[weakref.ref(raw, _untrack)] = None
+
+
+def _untrack(ref: weakref.ref[Any]) -> None:
+    _connections.pop(ref, None)  # collected (maybe inside the garbage collector): no lock
 
 
 def register(child_hook: Callable[[], None]) -> None:
@@ -88,26 +95,14 @@ def _after_fork_in_child() -> None:
         _fork_page[0] = 1  # handled: the next fork zeroes it again
     generation += 1
     _neutralise_inherited_sockets()
-    _detach_django_connections()
     for hook in list(_child_hooks):
         hook()
-
-
-def _detach_django_connections() -> None:
-    """Make this thread's Django wrappers reconnect instead of using the parent's sockets."""
-    if "django.db" not in sys.modules:
-        return
-    from django.db import connections
-
-    for wrapper in connections.all(initialized_only=True):
-        if wrapper.vendor == "mysql" and wrapper.connection is not None:
-            wrapper.connection = None
 
 
 def _neutralise_inherited_sockets() -> None:
     # A parent's pooled handle collected here does not give its connection back: the pool
     # it came from knows its owner's pid (``lending.RegisteredPool.give_back``).
-    inherited = list(_connections)
+    inherited = [raw for raw in (ref() for ref in list(_connections)) if raw is not None]
     _connections.clear()
     if not inherited:
         return
