@@ -1,0 +1,50 @@
+"""Tracing tools wrap ``MySQLdb.connect`` in frames of their own: pooling must not notice.
+
+OpenTelemetry's mysqlclient instrumentation, installed and enabled after Django loaded
+the backend (as ``MySQLClientInstrumentor().instrument()`` in settings or ``ready()``
+does), puts its wrapper between Django's ``get_new_connection`` and the pool. Which
+aliases are pooled is decided from the whole stack, not a fixed frame window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+import django_mysqlpool
+from tests.server import connection_id
+
+instrumentation = pytest.importorskip("opentelemetry.instrumentation.mysqlclient")
+sdk_trace = pytest.importorskip("opentelemetry.sdk.trace")
+in_memory = pytest.importorskip("opentelemetry.sdk.trace.export.in_memory_span_exporter")
+export = pytest.importorskip("opentelemetry.sdk.trace.export")
+
+
+@pytest.fixture
+def instrumented() -> Iterator[object]:
+    exporter = in_memory.InMemorySpanExporter()
+    provider = sdk_trace.TracerProvider()
+    provider.add_span_processor(export.SimpleSpanProcessor(exporter))
+    instrumentor = instrumentation.MySQLClientInstrumentor()
+    instrumentor.instrument(tracer_provider=provider)
+    try:
+        yield exporter
+    finally:
+        instrumentor.uninstrument()
+
+
+def test_with_opentelemetry_enabled_the_alias_is_still_pooled(make_wrapper, instrumented):
+    import MySQLdb
+
+    assert hasattr(MySQLdb.connect, "__wrapped__")  # the instrumentation's wrapper is in place
+    # No OPTIONS["pool"]: only the ENGINE, found through the caller's frame, says "pooled".
+    wrapper = make_wrapper(pool=None)
+    first = connection_id(wrapper)
+    wrapper.close()
+    second = connection_id(wrapper)
+    wrapper.close()
+
+    assert first == second  # the same server connection: borrowed twice from the pool
+    [stats] = django_mysqlpool.pool_stats()
+    assert stats["borrowed"] == 2 and stats["created"] == 1
