@@ -154,9 +154,11 @@ def detach(cursor: Any, closed_connection: Any) -> None:
     A cursor already closed keeps its closed state (the driver's "cursor closed"), as a
     cursor closed before its connection does with the plain backend.
     """
-    if getattr(cursor, "connection", None) is not None:
-        cursor.connection = closed_connection
     result = getattr(cursor, "_result", None)
+    if getattr(cursor, "connection", None) is None and result is None:
+        return  # closed (as Django closes its cursors): it already fails as it should
+    if cursor.connection is not None:
+        cursor.connection = closed_connection
     if result is not None:
         # A streamed result reads from the socket, which now serves another borrower.
         if hasattr(result, "connection"):  # PyMySQL's reads through its connection
