@@ -1,23 +1,27 @@
 """System checks, registered by the optional app (``"django_mysqlpool"`` in INSTALLED_APPS).
 
 ``mysqlpool.E001`` invalid pool settings; ``W001`` CONN_MAX_AGE on a pooled alias; ``W002``
-CONN_HEALTH_CHECKS on a pooled alias; ``W003`` 0.2.1 arguments. With ``--database ALIAS``
-(Django's database checks), against that alias's server: ``W004`` more connections per
-process than the server's ``max_connections``; ``W005`` ``recycle`` above ``wait_timeout``;
-``W006`` the client library lacks a capability the pool's fast path uses.
+CONN_HEALTH_CHECKS on a pooled alias; ``W003`` 0.2.1 arguments; ``W007``
+django-db-connection-pool settings left over. With ``--database ALIAS`` (Django's database
+checks), against that alias's server: ``W004`` more connections per process than the
+server's ``max_connections``; ``W005`` ``recycle`` above ``wait_timeout``; ``W006`` the
+client library lacks a capability the pool's fast path uses. Django's own checks that
+connect leave an alias with invalid settings to E001 (``guard_django_checks``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+from collections.abc import Callable, Iterable
 from typing import Any
 
+from django.conf import settings as django_settings
 from django.core import checks
 
 from ..core import driver
 from ..core.config import LEGACY_ARGUMENTS
 from ..integration import lifecycle
-from ..integration.aliases import PooledAlias, pooled_aliases, server_cursor
+from ..integration.aliases import PooledAlias, is_pooled_engine, pooled_aliases, server_cursor
 
 #: Where the documentation lives, for hints.
 DOCS = "https://django-mysqlpool.readthedocs.io/en/latest/"
@@ -65,6 +69,85 @@ def _settings_messages(pooled: PooledAlias) -> Iterable[checks.CheckMessage]:
             obj=f"DATABASES[{alias!r}]",
             id="mysqlpool.W003",
         )
+
+
+#: django-db-connection-pool's MySQL ENGINE, and the ``POOL_OPTIONS`` keys it honours
+#: (upper case only) with the ``OPTIONS["pool"]`` argument each becomes.
+DBCP_ENGINE = "dj_db_conn_pool.backends.mysql"
+DBCP_KEYS = {
+    "POOL_SIZE": "pool_size",
+    "MAX_OVERFLOW": "max_overflow",
+    "RECYCLE": "recycle",
+    "TIMEOUT": "timeout",
+    "PRE_PING": "pre_ping",
+    "ECHO": "echo",
+}
+
+
+@checks.register("mysqlpool")
+def check_dbcp_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """django-db-connection-pool's ENGINE, or its POOL_OPTIONS that our ENGINE ignores."""
+    found = []
+    for alias, database in (getattr(django_settings, "DATABASES", {}) or {}).items():
+        message = _dbcp_message(alias, database)
+        if message is not None:
+            found.append(message)
+    return found
+
+
+def _dbcp_message(alias: str, database: dict[str, Any]) -> checks.CheckMessage | None:
+    engine = database.get("ENGINE")
+    options = database.get("OPTIONS") or {}
+    places = {
+        f"DATABASES[{alias!r}]['POOL_OPTIONS']": database.get("POOL_OPTIONS"),
+        f"DATABASES[{alias!r}]['OPTIONS']['POOL_OPTIONS']": options.get("POOL_OPTIONS"),
+    }
+    leftovers = [(where, value) for where, value in places.items() if value is not None]
+    if engine != DBCP_ENGINE and not (leftovers and is_pooled_engine(engine)):
+        return None
+    pool, unknown = _pool_equivalent([value for _, value in leftovers])
+    suggested = f'OPTIONS["pool"] = {_as_literal(pool)}'
+    if engine == DBCP_ENGINE:
+        if not leftovers:
+            suggested = 'OPTIONS["pool"] as needed (its default pool_size 10 is 5 here)'
+        text = (
+            f"DATABASES[{alias!r}]['ENGINE'] is django-db-connection-pool's {DBCP_ENGINE!r}; "
+            f'with django-mysqlpool: ENGINE "django_mysqlpool.backends.mysqlpool" and '
+            f"{suggested}."
+        )
+    else:
+        where = " and ".join(where for where, _ in leftovers)
+        what = "is django-db-connection-pool's setting"
+        if len(leftovers) > 1:
+            what = "are django-db-connection-pool's settings"
+        text = f"{where} {what}, which django-mysqlpool ignores; the equivalent is {suggested}."
+    if unknown:
+        text += f" No equivalent for {', '.join(map(repr, unknown))}: leave it out."
+    return checks.Warning(
+        text,
+        hint="Set OPTIONS['pool'] as shown (POOL_OPTIONS' keys in lower case) and remove "
+        f"POOL_OPTIONS; the migration guide: {DOCS}migration.html#from-dbcp",
+        obj=f"DATABASES[{alias!r}]",
+        id="mysqlpool.W007",
+    )
+
+
+def _pool_equivalent(leftovers: list[Any]) -> tuple[dict[str, Any], list[Any]]:
+    """``OPTIONS["pool"]`` for django-db-connection-pool's POOL_OPTIONS, and keys without one."""
+    pool: dict[str, Any] = {}
+    unknown: list[Any] = []
+    for value in leftovers:
+        for key, setting in value.items() if isinstance(value, dict) else []:
+            if key in DBCP_KEYS:
+                pool[DBCP_KEYS[key]] = setting
+            else:
+                unknown.append(key)
+    return pool, unknown
+
+
+def _as_literal(pool: dict[str, Any]) -> str:
+    """``{"pool_size": 10, ...}``: what to paste into settings.py."""
+    return "{" + ", ".join(f'"{name}": {value!r}' for name, value in pool.items()) + "}"
 
 
 @checks.register(checks.Tags.database)
@@ -136,3 +219,52 @@ def _server_limits(alias: str) -> tuple[int, int]:
         cursor.execute("SELECT @@max_connections, @@wait_timeout")
         max_connections, wait_timeout = cursor.fetchone()
     return int(max_connections), int(wait_timeout)
+
+
+def leave_invalid_aliases_to_e001(check: Callable[..., Any]) -> Callable[..., Any]:
+    """A Django check that connects to each ``--database`` alias, without the aliases whose
+    pool settings are invalid.
+
+    With ``--database ALIAS``, Django's database check (MySQL's reads ``sql_mode``) and its
+    model checks (MySQL's column types depend on the server) connect; for an alias whose
+    pool settings do not validate, connecting raises ImproperlyConfigured and ``manage.py
+    check`` ends in a traceback instead of a report. Our checks cannot run first (Django
+    keeps checks in a set), so those checks skip such an alias: E001 reports it, and the
+    exit status is 1 all the same.
+    """
+
+    @functools.wraps(check)
+    def skipping_invalid(*args: Any, databases: Any = None, **kwargs: Any) -> Any:
+        if databases:
+            invalid = {p.alias for p in pooled_aliases(only=list(databases)) if p.config is None}
+            databases = [alias for alias in databases if alias not in invalid]
+        return check(*args, databases=databases, **kwargs)
+
+    setattr(skipping_invalid, _GUARDED, True)
+    return skipping_invalid
+
+
+_GUARDED = "_mysqlpool_leaves_invalid_aliases_to_e001"
+
+
+def guard_django_checks() -> None:
+    """Swap Django's checks that connect for their guarded forms; a second call changes
+    nothing."""
+    from django.core.checks import database, model_checks
+    from django.core.checks.registry import registry
+
+    for module, name in (
+        (database, "check_database_backends"),
+        (model_checks, "check_all_models"),
+    ):
+        original = getattr(module, name)
+        if getattr(original, _GUARDED, False):
+            continue
+        guarded = leave_invalid_aliases_to_e001(original)
+        if original in registry.registered_checks:
+            registry.registered_checks.remove(original)
+            registry.register(guarded, *original.tags)
+        setattr(module, name, guarded)
+
+
+guard_django_checks()

@@ -3,11 +3,12 @@
 Per pooled alias: the settings in force (never a password), this process's pool stats,
 the server's view (``Threads_connected``, ``max_connections``, ``wait_timeout``,
 connections grouped by user and host) and a sizing line: processes × (pool_size +
-max_overflow) against ``max_connections``.
+max_overflow) against ``max_connections``. ``problems`` lists what makes the command exit 1.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from django.db import connections
@@ -21,11 +22,25 @@ JSON_VERSION = 1
 
 
 def report(only: list[str] | None, processes: int) -> dict[str, Any]:
+    aliases = [alias_report(pooled, processes) for pooled in pooled_aliases(only)]
     return {
         "version": JSON_VERSION,
+        "pid": os.getpid(),  # whose pools "pool" shows: this command's, not a web worker's
         "processes": processes,
-        "aliases": [alias_report(pooled, processes) for pooled in pooled_aliases(only)],
+        "aliases": aliases,
+        "problems": problems(aliases),
     }
+
+
+def problems(aliases: list[dict[str, Any]]) -> list[str]:
+    """What a deploy check must stop on: invalid settings, a server the pool cannot reach."""
+    found = []
+    for alias in aliases:
+        if alias["settings_error"]:
+            found.append(f"{alias['alias']!r} has invalid pool settings")
+        elif alias["server_error"]:
+            found.append(f"{alias['alias']!r} cannot reach its server")
+    return found
 
 
 def alias_report(pooled: PooledAlias, processes: int) -> dict[str, Any]:
@@ -171,9 +186,12 @@ def capability_lines(capabilities: dict[str, bool] | None) -> list[str]:
 
 
 def as_text(data: dict[str, Any]) -> str:
-    lines: list[str] = []
     if not data["aliases"]:
         return "No pooled database alias (ENGINE django_mysqlpool.backends.mysqlpool)."
+    lines = [
+        f"Pools of this process (pid {data['pid']}, this command), not of your web workers: "
+        f"see theirs in the Prometheus metrics or with django_mysqlpool.pool_stats() in the app."
+    ]
     for found in data["aliases"]:
         lines.append(f"{found['alias']}: {found['target']}")
         if found["settings_error"]:

@@ -1,8 +1,13 @@
-"""``manage.py mysqlpool status [--database ALIAS] [--json] [--processes N]``."""
+"""``manage.py mysqlpool status [--database ALIAS] [--json] [--processes N]``.
+
+Exits 1, after the whole report, when an alias has invalid pool settings or cannot reach
+its server: a deploy step can run it as a check.
+"""
 
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -16,6 +21,7 @@ class Command(BaseCommand):
         "connections and limits, and whether N processes fit in max_connections."
     )
     requires_system_checks: list[str] = []  # a status command must work when checks fail
+    problems: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("action", choices=["status"], help="what to show")
@@ -52,3 +58,12 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str))
         else:
             self.stdout.write(status.as_text(data))
+        self.problems = data["problems"]
+
+    def run_from_argv(self, argv: list[str]) -> None:
+        """The exit status is the shell's: ``call_command`` returns the report as it is
+        (``problems`` in ``--json``), as it did before the status became a deploy check."""
+        super().run_from_argv(argv)
+        if self.problems:
+            self.stderr.write(f"mysqlpool status: {'; '.join(self.problems)}.")
+            sys.exit(1)

@@ -1,0 +1,215 @@
+"""Commands that fail clearly: ``manage.py check`` and ``manage.py mysqlpool status`` as a
+deploy step runs them (exit status, no traceback), and the django-db-connection-pool check."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core import checks
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+
+from tests.support.aliases import add_aliases
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: ``manage.py`` on the test settings, with settings and DATABASES['default'] entries
+#: replaced from the two JSON arguments; the rest of argv is the command line.
+MANAGE = """
+import json, sys
+from django.conf import settings
+for name, value in json.loads(sys.argv[1]).items():
+    setattr(settings, name, value)
+settings.DATABASES["default"].update(json.loads(sys.argv[2]))
+from django.core.management import execute_from_command_line
+execute_from_command_line(["manage.py", *sys.argv[3:]])
+"""
+
+
+def manage(*args: str, settings: Any = None, default: Any = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            MANAGE,
+            json.dumps(settings or {}),
+            json.dumps(default or {}),
+            *args,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"},
+    )
+
+
+INVALID = [
+    (
+        {"MYSQLPOOL_ARGUMENTS": {"pool_size": "ten"}},
+        {},
+        "MYSQLPOOL_ARGUMENTS['pool_size'] must be an int >= 0 (0 means no limit), got 'ten'.",
+    ),
+    ({"MYSQLPOOL_ARGUMENTS": "x"}, {}, "MYSQLPOOL_ARGUMENTS must be a dict of pool arguments"),
+    ({"MYSQLPOOL_BACKEND": "Nope"}, {}, "MYSQLPOOL_BACKEND must be one of 'QueuePool'"),
+    (
+        {},
+        {"OPTIONS": {"pool": {"pool_size": "ten"}}},
+        "DATABASES['default']['OPTIONS']['pool']['pool_size'] must be an int >= 0",
+    ),
+]
+
+
+@pytest.mark.parametrize("settings_, default, message", INVALID)
+@pytest.mark.parametrize("command", [["check"], ["check", "--database", "default"]])
+def test_check_reports_invalid_pool_settings_as_e001_and_exits_1_without_a_traceback(
+    command, settings_, default, message
+):
+    result = manage(*command, settings=settings_, default=default)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert "(mysqlpool.E001)" in result.stderr and message in result.stderr
+    assert "System check identified 1 issue" in result.stderr
+
+
+def test_check_with_database_on_valid_settings_exits_0():
+    result = manage("check", "--database", "default")
+    assert result.returncode == 0, result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_call_command_check_with_database_raises_the_e001_report_not_improperly_configured(
+    settings, monkeypatch
+):
+    # A fresh alias: nothing has connected it, so Django's checks would have to.
+    shop = {**settings.DATABASES["default"], "OPTIONS": {"pool": {"pool_size": "ten"}}}
+    add_aliases(settings, monkeypatch, {"shop": shop})
+    with pytest.raises(SystemCheckError) as raised:
+        call_command("check", databases=["shop"])
+    assert "DATABASES['shop']: (mysqlpool.E001)" in str(raised.value)
+    assert "['pool_size'] must be an int >= 0" in str(raised.value)
+
+
+def test_status_exits_0_and_says_whose_pools_it_shows():
+    result = manage("mysqlpool", "status")
+    assert result.returncode == 0, result.stderr
+    assert "default: root@127.0.0.1:" in result.stdout
+    assert "  this process: " in result.stdout
+    assert "Pools of this process (pid " in result.stdout
+    assert "not of your web workers" in result.stdout
+    assert "Prometheus metrics or with django_mysqlpool.pool_stats()" in result.stdout
+
+
+@pytest.mark.parametrize("json_output", [False, True])
+def test_status_prints_the_whole_report_then_exits_1_for_invalid_settings(json_output):
+    args = ["--json"] if json_output else []
+    result = manage("mysqlpool", "status", *args, settings={"MYSQLPOOL_ARGUMENTS": "x"})
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.endswith("mysqlpool status: 'default' has invalid pool settings.\n")
+    if json_output:
+        data = json.loads(result.stdout)
+        [found] = data["aliases"]
+        assert found["settings_error"].startswith("MYSQLPOOL_ARGUMENTS must be a dict")
+        assert data["problems"] == ["'default' has invalid pool settings"]
+    else:
+        assert "settings: INVALID: MYSQLPOOL_ARGUMENTS must be a dict" in result.stdout
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on: bound, then closed."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.parametrize("json_output", [False, True])
+def test_status_prints_the_whole_report_then_exits_1_when_the_server_is_unreachable(
+    json_output,
+):
+    args = ["--json"] if json_output else []
+    port = closed_port()
+    result = manage("mysqlpool", "status", *args, default={"HOST": "127.0.0.1", "PORT": port})
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.endswith("mysqlpool status: 'default' cannot reach its server.\n")
+    if json_output:
+        data = json.loads(result.stdout)
+        [found] = data["aliases"]
+        assert found["target"] == f"root@127.0.0.1:{port}/{found['target'].split('/')[-1]}"
+        assert found["server_error"].startswith("OperationalError: (2002")
+        assert data["problems"] == ["'default' cannot reach its server"]
+    else:
+        assert "server: unreachable: OperationalError: (2002" in result.stdout
+        assert "sizing: 1 process(es) × 15" in result.stdout  # the rest of the report
+
+
+def test_call_command_status_returns_the_report_with_its_problems(settings):
+    settings.MYSQLPOOL_ARGUMENTS = "x"
+    out = io.StringIO()
+    call_command("mysqlpool", "status", "--json", stdout=out)
+    data = json.loads(out.getvalue())
+    assert data["problems"] == ["'default' has invalid pool settings"]
+    assert data["pid"] == os.getpid()
+
+
+# W007 reads settings.DATABASES itself; Django warns that other code may not follow.
+overriding_databases = pytest.mark.filterwarnings("ignore:Overriding setting DATABASES")
+
+
+def w007(settings, **database: Any) -> list[str]:
+    settings.DATABASES = {
+        "default": settings.DATABASES["default"],
+        "shop": {**settings.DATABASES["default"], **database},
+    }
+    messages = checks.run_checks(tags=["mysqlpool"])
+    assert all(m.obj == "DATABASES['shop']" for m in messages if m.id == "mysqlpool.W007")
+    return [m.msg for m in messages if m.id == "mysqlpool.W007"]
+
+
+DBCP_OPTIONS = {"POOL_SIZE": 10, "MAX_OVERFLOW": 10, "RECYCLE": 24 * 60 * 60}
+SUGGESTED = 'OPTIONS["pool"] = {"pool_size": 10, "max_overflow": 10, "recycle": 86400}'
+
+
+@overriding_databases
+def test_pool_options_left_on_our_engine_warn_w007_with_the_equivalent_settings(settings):
+    [message] = w007(settings, POOL_OPTIONS=DBCP_OPTIONS)
+    assert message == (
+        "DATABASES['shop']['POOL_OPTIONS'] is django-db-connection-pool's setting, which "
+        f"django-mysqlpool ignores; the equivalent is {SUGGESTED}."
+    )
+
+
+@overriding_databases
+def test_pool_options_inside_options_warn_w007_too(settings):
+    options = {"POOL_OPTIONS": {"TIMEOUT": 20, "PRE_PING": True, "LIFO": True}}
+    [message] = w007(settings, OPTIONS=options)
+    assert message.startswith("DATABASES['shop']['OPTIONS']['POOL_OPTIONS'] is django-db-")
+    assert 'OPTIONS["pool"] = {"timeout": 20, "pre_ping": True}.' in message
+    assert message.endswith("No equivalent for 'LIFO': leave it out.")
+
+
+@overriding_databases
+def test_the_dbcp_engine_warns_w007_with_our_engine_and_its_pool_options(settings):
+    [message] = w007(settings, ENGINE="dj_db_conn_pool.backends.mysql", POOL_OPTIONS=DBCP_OPTIONS)
+    assert message == (
+        "DATABASES['shop']['ENGINE'] is django-db-connection-pool's "
+        "'dj_db_conn_pool.backends.mysql'; with django-mysqlpool: ENGINE "
+        f'"django_mysqlpool.backends.mysqlpool" and {SUGGESTED}.'
+    )
+    [bare] = w007(settings, ENGINE="dj_db_conn_pool.backends.mysql")
+    assert bare.endswith('and OPTIONS["pool"] as needed (its default pool_size 10 is 5 here).')
+
+
+@overriding_databases
+def test_pool_options_on_django_own_mysql_engine_are_not_ours_to_report(settings):
+    assert w007(settings, ENGINE="django.db.backends.mysql", POOL_OPTIONS=DBCP_OPTIONS) == []
+    assert w007(settings, OPTIONS={"pool": {"pool_size": 10}}) == []
