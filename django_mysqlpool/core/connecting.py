@@ -25,6 +25,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
+from .targets import ConnectKwargs
+
 logger = logging.getLogger("django_mysqlpool")
 
 #: While connecting fails, a borrower that waited longer than this for a slot does not
@@ -57,7 +59,7 @@ class ConnectGate:
         borrow_timeout: float,
     ) -> None:
         self._open = open_connection
-        self._kwargs = dict(connect_kwargs)
+        self._kwargs = ConnectKwargs(connect_kwargs)  # a repr without the password
         self._bounded_by_borrow = connect_kwargs.get("connect_timeout") is None
         self._driver_error = driver_error
         self._target = target
@@ -109,12 +111,12 @@ class ConnectGate:
             return self._kwargs
         if self._bounded_by_borrow:
             deadline = started + self._borrow_timeout
-            return {**self._kwargs, "connect_timeout": max(1, math.ceil(deadline - now))}
+            return ConnectKwargs(self._kwargs, connect_timeout=max(1, math.ceil(deadline - now)))
         chosen = float(self._kwargs["connect_timeout"])
         left = chosen + 1 - (now - started)
         if left >= chosen:
             return self._kwargs
-        return {**self._kwargs, "connect_timeout": max(1, math.floor(left))}
+        return ConnectKwargs(self._kwargs, connect_timeout=max(1, math.floor(left)))
 
     def fail_waiter(self) -> None:
         """A borrower waiting for a slot gives up with the connect error, if there is one."""

@@ -12,6 +12,24 @@ from typing import Any
 POOL_OPTION = "pool"
 
 
+#: The kwargs mysqlclient and PyMySQL take a password in.
+_PASSWORD_KWARGS = frozenset({"password", "passwd"})
+
+
+class ConnectKwargs(dict[str, Any]):
+    """A pool's connect kwargs, whose repr (what Django's debug page prints) hides the password.
+
+    The pool's creator holds them in locals that Django's debug page shows for a failed
+    connect; a plain dict there would add copies of the password to the page.
+    """
+
+    def __repr__(self) -> str:
+        shown = {k: "********" if k in _PASSWORD_KWARGS else v for k, v in self.items()}
+        return f"ConnectKwargs({shown!r})"
+
+    __str__ = __repr__
+
+
 def freeze(value: Any) -> Hashable:
     """A hashable, order-independent image of kwargs (dicts, lists, sets, nested)."""
     if isinstance(value, Mapping):

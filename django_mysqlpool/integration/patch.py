@@ -34,7 +34,11 @@ def install(database: ModuleType) -> None:
 
     @functools.wraps(database.connect)
     def pooled_connect(*args: Any, **kwargs: Any) -> Any:
-        return connect(database, original, args, kwargs)
+        try:
+            return connect(database, original, args, kwargs)
+        except BaseException:
+            args, kwargs = (), {}  # see connect()
+            raise
 
     setattr(pooled_connect, _MARKER, database.connect)
     database.connect = pooled_connect  # type: ignore[attr-defined]
@@ -88,22 +92,34 @@ def connect(
     ``"pool": False``), and any call passing ``pool=``. Plain: everything else, such as an
     alias on Django's own MySQL backend in the same process, or a library calling
     ``MySQLdb.connect`` directly; the patch is process-wide, so it must tell them apart.
+
+    A failed connect leaves no connect kwargs (the password) in this frame's locals, nor
+    in ``pooled_connect``'s: Django's debug page prints every frame's locals when
+    ``DEBUG = True``, ``sensitive_variables`` or not, and shows Django's own backend's
+    password only in Django's and the driver's frames. The ``except`` costs a borrow
+    nothing until it runs (a decorator's wrapper would cost a call each time).
     """
-    fork.check_pid()
-    pool_option = kwargs.pop(targets.POOL_OPTION, None)
-    caller = _django_caller_settings()
-    if pool_option is None:
-        pool_option = caller is not None and is_pooled_engine(caller.get("ENGINE"))
-    registered = None
-    if not args and pool_option is not False:
-        if caller is not None:
-            targets.add_django_autocommit(kwargs, caller)
-        registered = pools.pool_for(database, original, kwargs, pool_option, pool_settings.resolve)
-    if registered is None:
-        raw = original(*args, **kwargs)
-        fork.track(raw)
-        return raw
-    return registered.borrow()
+    try:
+        fork.check_pid()
+        pool_option = kwargs.pop(targets.POOL_OPTION, None)
+        caller = _django_caller_settings()
+        if pool_option is None:
+            pool_option = caller is not None and is_pooled_engine(caller.get("ENGINE"))
+        registered = None
+        if not args and pool_option is not False:
+            if caller is not None:
+                targets.add_django_autocommit(kwargs, caller)
+            registered = pools.pool_for(
+                database, original, kwargs, pool_option, pool_settings.resolve
+            )
+        if registered is None:
+            raw = original(*args, **kwargs)
+            fork.track(raw)
+            return raw
+        return registered.borrow()
+    except BaseException:
+        args, kwargs, caller = (), {}, None  # tests/test_debug_page.py
+        raise
 
 
 def _django_caller_settings() -> dict[str, Any] | None:
