@@ -285,8 +285,7 @@ class RegisteredPool:
                 record.invalidate(error)
         if self.config.pre_ping:
             record.info[IDLE_SINCE] = time.monotonic()
-        if self.config.leak_timeout:
-            leaks.unwatch(record)
+        self._forget_lent(record)
         if self.retired or not self.bag.put(self.in_hand, me):
             # Beyond the idle records the pool keeps (an overflow connection; NullPool):
             # SQLAlchemy keeps the slot and closes the connection.
@@ -340,9 +339,9 @@ class RegisteredPool:
         for key, lease in list(self.holders.items()):
             if lease[0] is record:  # registered before the interruption: no longer lent
                 self.holders.pop(key, None)
-        cause = f" by {error!r}" if error is not None else ""
+        cause = f" ({error!r})" if error is not None else ""
         self.in_hand.pop(me)._checkin_failed(
-            PoolError(f"its state is unknown: a borrow or give-back was interrupted{cause}"),
+            PoolError(f"its state is unknown: a borrow or give-back ended early{cause}"),
             _fairy_was_created=False,
         )
 
