@@ -8,7 +8,12 @@ aliases are pooled is decided from the whole stack, not a fixed frame window.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +24,8 @@ instrumentation = pytest.importorskip("opentelemetry.instrumentation.mysqlclient
 sdk_trace = pytest.importorskip("opentelemetry.sdk.trace")
 in_memory = pytest.importorskip("opentelemetry.sdk.trace.export.in_memory_span_exporter")
 export = pytest.importorskip("opentelemetry.sdk.trace.export")
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -48,3 +55,21 @@ def test_with_opentelemetry_enabled_the_alias_is_still_pooled(make_wrapper, inst
     assert first == second  # the same server connection: borrowed twice from the pool
     [stats] = django_mysqlpool.pool_stats()
     assert stats["borrowed"] == 2 and stats["created"] == 1
+
+
+def test_instrumented_before_django_loads_connections_are_pooled_and_every_query_traced():
+    """``opentelemetry-instrument`` wraps ``MySQLdb.connect`` before Django imports the
+    backend: its wrapper must stay around the pooled connect, or every query goes untraced."""
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.tracing_first_scenario"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ),
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+
+    assert report["connection_ids"] == 1  # 20 borrows of one pooled server connection
+    assert len(report["spans"]) >= 20, report["spans"][:5]  # one span per query at least

@@ -40,11 +40,31 @@ def install(database: ModuleType) -> None:
             args, kwargs = (), {}  # see connect()
             raise
 
-    setattr(pooled_connect, _MARKER, database.connect)
-    database.connect = pooled_connect  # type: ignore[attr-defined]
+    replaced = database.connect
+    setattr(pooled_connect, _MARKER, replaced)
+    installed = _around(replaced, pooled_connect)
+    database.connect = installed  # type: ignore[attr-defined]
     # Keep the alias PyMySQL and mysqlclient both export pointing at the same function.
-    if getattr(database, "Connect", None) is getattr(pooled_connect, _MARKER):
-        database.Connect = pooled_connect  # type: ignore[attr-defined]
+    if getattr(database, "Connect", None) is replaced:
+        database.Connect = installed  # type: ignore[attr-defined]
+
+
+def _around(replaced: Any, pooled_connect: Callable[..., Any]) -> Any:
+    """``pooled_connect``, inside the tracing wrapper ``replaced`` has, if any.
+
+    ``opentelemetry-instrument`` and ``ddtrace-run`` wrap the driver's ``connect`` before
+    Django loads the backend, with wrapt: replacing their wrapper would send every pooled
+    query untraced. The same wrapper function goes around the pooled connect instead, so
+    the borrowed handle comes back in their traced proxy. (Wrapped after us, they wrap
+    ``pooled_connect`` themselves.)
+    """
+    tracer = getattr(replaced, "_self_wrapper", None)  # wrapt's FunctionWrapper
+    if tracer is None or not callable(tracer):
+        return pooled_connect
+    try:
+        return type(replaced)(pooled_connect, tracer)
+    except TypeError:  # another kind of wrapper: ours alone, as before
+        return pooled_connect
 
 
 def check_sqlalchemy() -> None:
