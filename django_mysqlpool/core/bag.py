@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import itertools
 import threading
 import weakref
 from typing import Any
@@ -59,8 +60,11 @@ class Bag:
         self.idle: collections.deque[Any] = collections.deque()
         self._take = self.idle.pop if lifo else self.idle.popleft
         self.waiters: collections.deque[weakref.ref[Waiter]] = collections.deque()
-        #: Records handed to a waiter, until it collects them.
-        self.handed: dict[weakref.ref[Waiter], Any] = {}
+        #: Records handed to a waiter, until it collects them, each under its own ticket: a
+        #: waiter can be handed two (queued again while a hand-over was under way), and a
+        #: second must never replace the first.
+        self.handed: dict[tuple[weakref.ref[Waiter], int], Any] = {}
+        self._tickets = itertools.count()
 
     def __len__(self) -> int:
         return len(self.idle)
@@ -91,7 +95,7 @@ class Bag:
                 continue  # died without leaving
             # An interruption right here leaves the waiter unqueued and empty-handed: it
             # queues up again at the front when it next looks (``wait``).
-            self.handed[ref] = source.pop(key)
+            self.handed[ref, next(self._tickets)] = source.pop(key)
             self._handed_to(waiter)
             return True
         if len(self.idle) >= self.keep:
@@ -116,33 +120,38 @@ class Bag:
             if waiter is None:
                 continue  # died without leaving
             try:
-                self.handed[ref] = self._take()
+                self.handed[ref, next(self._tickets)] = self._take()
             except IndexError:  # taken meanwhile: back to the front of the queue
                 self.waiters.appendleft(ref)
                 return
             self._handed_to(waiter)
 
+    def _tickets_of(self, ref: weakref.ref[Waiter]) -> list[tuple[weakref.ref[Waiter], int]]:
+        return [ticket for ticket in list(self.handed) if ticket[0] is ref]
+
     def _pass_on(self, ref: weakref.ref[Waiter]) -> None:
         """Move what was handed to a departed waiter to the next one, or idle."""
-        if ref not in self.handed:
-            return
+        for ticket in self._tickets_of(ref):
+            self._move_on(ticket)
+
+    def _move_on(self, ticket: tuple[weakref.ref[Waiter], int]) -> None:
         try:
-            if not self.put(self.handed, ref):
-                self.idle.append(self.handed.pop(ref))  # over ``keep`` by one, briefly
+            if not self.put(self.handed, ticket):
+                self.idle.append(self.handed.pop(ticket))  # over ``keep`` by one, briefly
         except KeyError:
             pass  # moved on by another thread that saw it too
 
     def recover(self) -> None:
         """Pass on what was handed to waiters that died without collecting it (a queued
         borrower's thread interrupted in its own clean-up). Waiting borrowers call it."""
-        for ref in list(self.handed):
-            if ref() is None:
-                self._pass_on(ref)
+        for ticket in list(self.handed):
+            if ticket[0]() is None:
+                self._move_on(ticket)
 
     def wait(self, waiter: Waiter, seconds: float) -> None:
         """Queue up (or stay queued) and sleep until handed a record or ``seconds`` pass."""
         ref = waiter.ref
-        if ref not in self.handed and ref not in self.waiters:
+        if ref not in self.waiters and not self._tickets_of(ref):
             # Dropped by an interrupted hand-over: it was first in line, and stays so.
             (self.waiters.appendleft if waiter.queued_before else self.waiters.append)(ref)
             waiter.queued_before = True
@@ -159,13 +168,13 @@ class Bag:
 
     def collect(self, waiter: Waiter, hand: dict[int, Any], me: int) -> bool:
         """Move a record handed to ``waiter`` into ``hand[me]``; False if none was."""
-        if waiter.ref not in self.handed:
-            return False
-        try:
-            hand[me] = self.handed.pop(waiter.ref)
-        except KeyError:  # passed on: the waiter had given up (an interrupted leave)
-            return False
-        return True
+        for ticket in self._tickets_of(waiter.ref):
+            try:
+                hand[me] = self.handed.pop(ticket)
+            except KeyError:  # passed on meanwhile (the waiter had given up)
+                continue
+            return True
+        return False
 
     def leave(self, waiter: Waiter) -> None:
         """Stop waiting; a record handed meanwhile goes to the next waiter or idle."""
