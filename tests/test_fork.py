@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.support.scenarios import run_scenario as run_in_fresh_interpreter
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_scenario(mode: str) -> dict:
-    result = subprocess.run(
-        [sys.executable, "-m", "tests.fork_scenario", mode],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "PYTHONWARNINGS": "error::ResourceWarning"},
+    return run_in_fresh_interpreter(
+        "tests.fork_scenario", mode, env={"PYTHONWARNINGS": "error::ResourceWarning"}
     )
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 @pytest.mark.parametrize("exit_mode", ["sys.exit", "os._exit", "return"])

@@ -8,24 +8,18 @@ aliases are pooled is decided from the whole stack, not a fixed frame window.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 import django_mysqlpool
 from tests.server import connection_id
+from tests.support.scenarios import run_scenario
 
 instrumentation = pytest.importorskip("opentelemetry.instrumentation.mysqlclient")
 sdk_trace = pytest.importorskip("opentelemetry.sdk.trace")
 in_memory = pytest.importorskip("opentelemetry.sdk.trace.export.in_memory_span_exporter")
 export = pytest.importorskip("opentelemetry.sdk.trace.export")
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -60,16 +54,7 @@ def test_with_opentelemetry_enabled_the_alias_is_still_pooled(make_wrapper, inst
 def test_instrumented_before_django_loads_connections_are_pooled_and_every_query_traced():
     """``opentelemetry-instrument`` wraps ``MySQLdb.connect`` before Django imports the
     backend: its wrapper must stay around the pooled connect, or every query goes untraced."""
-    result = subprocess.run(
-        [sys.executable, "-m", "tests.tracing_first_scenario"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=dict(os.environ),
-    )
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report = run_scenario("tests.tracing_first_scenario")
 
     assert report["connection_ids"] == 1  # 20 borrows of one pooled server connection
     assert len(report["spans"]) >= 20, report["spans"][:5]  # one span per query at least

@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+from tests.support.scenarios import run_scenario
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_pymysql_connections_are_pooled_checked_and_fork_safe():
-    result = subprocess.run(
-        [sys.executable, "-m", "tests.pymysql_scenario"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=dict(os.environ),
-    )
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report = run_scenario("tests.pymysql_scenario")
 
     assert report["module"] == "pymysql"
     assert report["reused"] == report["first"]
