@@ -72,13 +72,7 @@ class Bag:
     def take(self, hand: dict[int, Any], me: int) -> bool:
         """Move an idle record into ``hand[me]``; False if there is none, or if borrowers
         are queued (a newcomer does not jump the queue)."""
-        if self.waiters or not self.idle:
-            return False
-        try:
-            hand[me] = self._take()
-        except IndexError:  # another thread took the last one since
-            return False
-        return True
+        return not self.waiters and self.drain_idle(hand, me)
 
     def put(self, source: dict[Any, Any], key: Any) -> bool:
         """Move ``source[key]`` to the longest waiter, else to the idle records.
@@ -186,8 +180,10 @@ class Bag:
 
     def drain_idle(self, hand: dict[int, Any], me: int) -> bool:
         """Move one idle record into ``hand[me]`` whether or not anyone waits."""
+        if not self.idle:
+            return False  # the common miss, without raising
         try:
             hand[me] = self._take()
-        except IndexError:
+        except IndexError:  # another thread took the last one since
             return False
         return True

@@ -1,8 +1,10 @@
 """Lending a pooled connection and taking it back: the per-request hot path.
 
-A borrow takes a connection record straight from the SQLAlchemy pool (``_do_get``, the
-method every ``Pool`` subclass implements), checks it is alive, and wraps it in the
-borrower's handle; giving it back resets it and checks the record in. SQLAlchemy's own
+A borrow takes an idle connection record from the bag (``bag.py``), or a new one from the
+SQLAlchemy pool (``_do_get``, asked without waiting), or queues up for one; it checks the
+record is alive and wraps it in the borrower's handle. Giving it back resets it and hands
+it to the longest waiter or the bag (SQLAlchemy gets it back only when it is surplus or
+the pool is retired). SQLAlchemy's own
 ``_ConnectionFairy`` (a second proxy, a weakref finalizer and three event dispatches per
 request) is not used: it cost more than everything else the pool does per request.
 
@@ -10,7 +12,8 @@ Two rules keep a slot from ever being lost or lent twice:
 
 * **Ownership is data, and moves in one line.** A checked-out record is always held by
   exactly one of: a handle (``PooledConnection._record``), this thread's ``in_hand`` entry
-  (while being borrowed or given back) or the ``orphans`` queue. Each move between them is
+  (while being borrowed or given back), the ``orphans`` queue, or the bag (idle, or handed
+  to a waiter). Each move between them is
   a single statement, so an exception (KeyboardInterrupt, a gevent timeout) can land only
   before or after it. A record an interrupted call left in ``in_hand`` is discarded by the
   thread's next borrow or give-back (its state is unknown).
