@@ -18,6 +18,7 @@ import pytest
 from django.db.utils import ConnectionHandler
 
 import django_mysqlpool
+from tests.server import connection_id
 from tests.support.names import unique
 from tests.support.observer import server_params
 
@@ -47,12 +48,6 @@ def wrapper_for() -> Iterator[Callable[[Any], Any]]:
     for wrapper in made:
         with contextlib.suppress(Exception):
             wrapper.close()
-
-
-def connection_id(wrapper: Any) -> int:
-    with wrapper.cursor() as cursor:
-        cursor.execute("SELECT CONNECTION_ID()")
-        return int(cursor.fetchone()[0])
 
 
 def assert_pooled(wrapper: Any, pool_size: int | None = None) -> dict[str, Any]:
