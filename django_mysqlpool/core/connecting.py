@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
+from . import observers
 from .targets import ConnectKwargs
 
 logger = logging.getLogger("django_mysqlpool")
@@ -98,6 +99,9 @@ class ConnectGate:
         if self.outage is not None:
             logger.warning("django-mysqlpool: connecting to %s works again", self._target)
             self.outage = None
+        if observers.listeners:
+            took = time.monotonic() - now
+            observers.emit(observers.PoolEvent(observers.CONNECTED, self._target, took))
         return raw
 
     def _kwargs_for(self, started: float | None, now: float) -> dict[str, Any]:

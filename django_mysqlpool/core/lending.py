@@ -40,7 +40,7 @@ from typing import Any, NoReturn
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.pool import Pool
 
-from . import connecting, driver, fork, leaks, liveness, reset
+from . import connecting, driver, fork, leaks, liveness, observers, reset
 from .bag import Bag, Waiter
 from .config import DEFAULTS, PoolConfig
 from .errors import PoolError, PoolTimeout
@@ -51,8 +51,10 @@ from .stats import WAITED, PoolCounters
 logger = logging.getLogger("django_mysqlpool")
 
 # ``record.info`` keys: when the current borrow started; when it last went back to the
-# pool (for ``pre_ping_after``); its liveness probe (``liveness.probe_for``).
+# pool (for ``pre_ping_after``); its liveness probe (``liveness.probe_for``); when its
+# server connection was opened (``pool_events.py``).
 LENT_AT = "lent_at"
+CONNECTED_AT = "connected_at"
 IDLE_SINCE = "idle_since"
 PROBE = "probe"
 
@@ -131,10 +133,17 @@ class RegisteredPool:
             lease = (record, weakref.ref(handle))
             self.holders[id(lease)] = lease
             handle._lease, handle._record = lease, self.in_hand.pop(me)  # the handle's now
-            return handle
         except BaseException as error:
             self._settle_leftovers(me, error)
             self._raise_translated(error)
+        if observers.listeners:  # the handle holds the record: a listener cannot lose it
+            self._tell_borrowed(record, started, waited)
+        return handle
+
+    def _tell_borrowed(self, record: Any, started: float, waited: float) -> None:
+        new = record.info.get(CONNECTED_AT, 0.0) >= started
+        took = time.monotonic() - started
+        observers.emit(observers.PoolEvent(observers.BORROWED, self.target, took, waited, new))
 
     def _take_record(self, me: int, started: float) -> float:
         """Put a record in this thread's hand within the ``timeout`` setting, or fail.
@@ -170,6 +179,10 @@ class RegisteredPool:
                 now = time.monotonic()
                 if now >= deadline:
                     self.counters.count_timeout(now - started)
+                    if observers.listeners:
+                        observers.emit(
+                            observers.PoolEvent(observers.TIMED_OUT, self.target, now - started)
+                        )
                     raise PoolTimeout(self._exhaustion_message(now - started)) from None
         finally:
             if waiter is not None:
@@ -239,10 +252,14 @@ class RegisteredPool:
             if self.orphans:
                 self._adopt_orphans()
             self.in_hand[me], handle._record = self.holders.pop(id(handle._lease))[0], None
+            lent_at = self.in_hand[me].info[LENT_AT] if observers.listeners else None
             self._return(me)
         except BaseException as error:
             self._settle_leftovers(me, error)
             raise
+        if lent_at is not None:  # read before _return: a waiter may be lent it right after
+            used = time.monotonic() - lent_at
+            observers.emit(observers.PoolEvent(observers.GIVEN_BACK, self.target, used))
 
     def _adopt_orphans(self) -> None:
         """Give back the records of handles the garbage collector dropped."""

@@ -8,12 +8,13 @@ server's ``wait_timeout`` to derive ``recycle``. Borrow and give-back are ``lend
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from sqlalchemy import event
 
 from . import driver, fork, liveness, native, reset
-from .lending import PROBE, RegisteredPool
+from .lending import CONNECTED_AT, PROBE, RegisteredPool
 from .session import SessionNotes
 
 logger = logging.getLogger("django_mysqlpool")
@@ -31,6 +32,7 @@ def listen(registered: RegisteredPool) -> None:
     @event.listens_for(pool, "connect")
     def created(raw: Any, record: Any) -> None:
         counters.count_created()
+        record.info[CONNECTED_AT] = time.monotonic()  # a borrow that started before: "new"
         logger.debug("django-mysqlpool: new connection to %s", registered.target)
         fork.track(raw)
         record.info[PROBE] = liveness.probe_for(raw)
