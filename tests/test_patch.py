@@ -122,3 +122,18 @@ def test_a_sqlalchemy_without_what_the_hot_path_uses_is_refused_naming_its_versi
 
 def test_the_installed_sqlalchemy_has_everything_the_hot_path_uses():
     patch.check_sqlalchemy()  # raises otherwise
+
+
+def test_a_custom_engine_that_star_imports_ours_is_pooled(make_wrapper, tmp_path, monkeypatch):
+    """docs/settings.rst: ``from django_mysqlpool.backends.mysqlpool.base import *`` in an
+    ENGINE's ``base`` brings the flag that pools its aliases."""
+    engine = tmp_path / "star_engine"
+    engine.mkdir()
+    (engine / "__init__.py").write_text("")
+    (engine / "base.py").write_text("from django_mysqlpool.backends.mysqlpool.base import *\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    wrapper = make_wrapper(engine="star_engine", pool=None)  # pooled by its ENGINE alone
+    first = connection_id(wrapper)
+    wrapper.close()
+
+    assert connection_id(wrapper) == first

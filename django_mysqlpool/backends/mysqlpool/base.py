@@ -9,4 +9,4 @@ install(Database)
 #: Connections made for this ENGINE (and ENGINEs that import this module's names) are pooled.
 MYSQLPOOL_POOLED_ENGINE = True
 
-__all__ = ["DatabaseWrapper"]
+__all__ = ["DatabaseWrapper", "MYSQLPOOL_POOLED_ENGINE"]  # both reach a star import
