@@ -64,7 +64,7 @@ def test_with_sentry_every_query_is_a_db_span_and_a_breadcrumb_and_connections_a
 
 @pytest.mark.parametrize("order", ORDERS)
 def test_with_django_prometheus_every_query_is_counted_and_connections_are_pooled(order):
-    """django-prometheus's ENGINE, pooled by the recipe in docs/operations.rst."""
+    """django-prometheus's ENGINE, pooled by the recipe in docs/recipes.rst."""
     pytest.importorskip("django_prometheus")
     report = scenario("django_prometheus", order)
 

@@ -1,4 +1,4 @@
-"""django-prometheus's MySQL ENGINE, pooled: the recipe in docs/operations.rst, as a user
+"""django-prometheus's MySQL ENGINE, pooled: the recipe in docs/recipes.rst, as a user
 writes it (``ENGINE = "tests.prometheus_engine"``).
 
 django-prometheus's ``DatabaseWrapper`` counts queries; importing our ``base`` installs the
