@@ -1,0 +1,190 @@
+"""A django-debug-toolbar panel: what each request's borrows cost, and this process's pools.
+
+``pip install "django-mysqlpool[debug-toolbar]"`` and add
+``"django_mysqlpool.debug_toolbar.PoolPanel"`` to ``DEBUG_TOOLBAR_PANELS``. Per request it
+shows each borrow (how long getting the connection took, the part spent queued for a slot,
+the connect, new or reused, how long it was held), the borrowers that timed out, and the
+state of every pool of the process that served the request (as ``pool_stats()``).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from contextvars import ContextVar, Token
+from typing import Any
+
+from debug_toolbar.panels import Panel
+from django.db import connections
+from django.http import HttpRequest, HttpResponse
+
+from ..core import observers, stats
+from ..core.observers import BORROWED, CONNECTED, GIVEN_BACK, TIMED_OUT, PoolEvent
+from ..integration.lifecycle import pool_stats
+
+#: What a toolbar request heard: (``time.perf_counter()`` when it was heard, the event).
+Heard = list[tuple[float, PoolEvent]]
+
+#: The list the toolbar request running in this context collects into, None outside one.
+#: A ContextVar rather than a thread-local: under ASGI the view runs in a worker thread
+#: with a copy of the request's context, which still holds the same list.
+_collecting: ContextVar[Heard | None] = ContextVar("django_mysqlpool_toolbar", default=None)
+
+#: The ``pool_stats()`` keys the panel shows, in its columns' order.
+POOL_STATE = (
+    stats.SIZE,
+    stats.CHECKED_OUT,
+    stats.IDLE,
+    stats.OVERFLOW,
+    stats.PENDING,
+    stats.MAX_CONNECTIONS,
+    stats.CREATED,
+    stats.BORROWED,
+    stats.WAITS,
+    stats.WAIT_SECONDS_MAX,
+    stats.TIMEOUTS,
+    stats.DISCARDED,
+)
+
+
+def hear(event: PoolEvent) -> None:
+    """The pool listener: one lookup outside a toolbar request, one append inside one.
+
+    It runs on the borrower's thread in the middle of a query, where an interrupt may
+    land on any line (see ``core/observers.py``): no lock, no I/O, nothing to undo.
+    """
+    heard = _collecting.get()
+    if heard is not None:
+        heard.append((time.perf_counter(), event))
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000, 3)
+
+
+def summarise(heard: Heard, started: float, now: float) -> dict[str, Any]:
+    """The request's borrows and timeouts as plain data (the toolbar stores it as JSON).
+
+    Held counts from getting the connection. A borrow not given back yet (Django gives
+    back on ``request_finished``, after the toolbar has rendered) is held ``now - got``,
+    "so far". Give-backs pair with the oldest open borrow of their target: events do not
+    say which connection they concern.
+    """
+    borrows: list[dict[str, Any]] = []
+    timeouts: list[dict[str, Any]] = []
+    open_borrows: dict[str, list[dict[str, Any]]] = {}
+    connects: dict[str, float] = {}  # a connect belongs to the target's next borrow
+    for at, event in heard:
+        if event.kind == CONNECTED:
+            connects[event.target] = event.seconds
+        elif event.kind == BORROWED:
+            connect = connects.pop(event.target, None)
+            borrow = {
+                "target": event.target,
+                "at_ms": _ms(at - started),
+                "wait_ms": _ms(event.seconds),
+                "queued_ms": _ms(event.queued),
+                "connect_ms": None if connect is None else _ms(connect),
+                "new": event.new,
+                "held_ms": _ms(now - at),
+                "given_back": False,
+            }
+            borrows.append(borrow)
+            open_borrows.setdefault(event.target, []).append(borrow)
+        elif event.kind == GIVEN_BACK and open_borrows.get(event.target):
+            # (A connection borrowed before this request began has no row to close.)
+            borrow = open_borrows[event.target].pop(0)
+            # The pool counts from the asking, the rows from the getting.
+            held = max(event.seconds - borrow["wait_ms"] / 1000, 0.0)
+            borrow.update(held_ms=_ms(held), given_back=True)
+        elif event.kind == TIMED_OUT:
+            timeouts.append(
+                {"target": event.target, "at_ms": _ms(at - started), "wait_ms": _ms(event.seconds)}
+            )
+    return {"borrows": borrows, "timeouts": timeouts}
+
+
+def pool_state(found: dict[str, Any]) -> dict[str, Any]:
+    """One pool's row: its target, the ``POOL_STATE`` figures and its settings in force."""
+    settings = found.get(stats.SETTINGS) or {}
+    return {
+        "target": found[stats.TARGET],
+        "figures": [(key, found.get(key)) for key in POOL_STATE],
+        "settings": ", ".join(f"{name}={value}" for name, value in settings.items()),
+    }
+
+
+def subtitle(found: dict[str, Any]) -> str:
+    """The side bar's line: "1 borrow, reused, waited 0.1 ms"."""
+    borrows, timeouts = found.get("borrows", []), found.get("timeouts", [])
+    if not borrows:
+        line = "no borrow" + (", connection held from before" if found.get("already_held") else "")
+    else:
+        waited = sum(borrow["wait_ms"] for borrow in borrows)
+        new = sum(1 for borrow in borrows if borrow["new"])
+        if len(borrows) == 1:
+            line = f"1 borrow, {'new' if new else 'reused'}, waited {waited:.1f} ms"
+        else:
+            line = f"{len(borrows)} borrows ({new} new), waited {waited:.1f} ms"
+    if timeouts:
+        line += f", {len(timeouts)} timed out"
+    return line
+
+
+def _aliases_holding_a_connection() -> list[str]:
+    """Aliases whose connection this request did not borrow: it was held when it began."""
+    return [
+        wrapper.alias
+        for wrapper in connections.all(initialized_only=True)
+        if wrapper.vendor == "mysql" and wrapper.connection is not None
+    ]
+
+
+class PoolPanel(Panel):
+    """The "Connection pool" panel."""
+
+    title = "Connection pool"
+    template = "django_mysqlpool/debug_toolbar/pool.html"
+    is_async = True  # the context holding the list reaches the view's thread (see above)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._heard: Heard = []
+        self._started = 0.0
+        self._token: Token[Heard | None] | None = None
+        self._already_held: list[str] = []
+
+    @classmethod
+    def ready(cls) -> None:
+        observers.add_listener(hear)  # at startup, before any thread borrows
+
+    @property
+    def nav_subtitle(self) -> str:
+        # From the stats, so a request the history panel brings back from the store reads
+        # the same.
+        return subtitle(self.get_stats())  # type: ignore[no-untyped-call]
+
+    def enable_instrumentation(self) -> None:
+        if self._token is not None:  # the toolbar asks for idempotence
+            return
+        if hear not in observers.listeners:  # settings changed after ready(), as in tests
+            observers.add_listener(hear)
+        self._heard, self._started = [], time.perf_counter()
+        self._already_held = _aliases_holding_a_connection()
+        self._token = _collecting.set(self._heard)
+
+    def disable_instrumentation(self) -> None:
+        if self._token is None:
+            return
+        try:
+            _collecting.reset(self._token)
+        except ValueError:  # set in another context (an async hop): stop collecting anyway
+            _collecting.set(None)
+        self._token = None
+
+    def generate_stats(self, request: HttpRequest, response: HttpResponse) -> None:
+        found = summarise(list(self._heard), self._started, time.perf_counter())
+        found["already_held"] = self._already_held
+        found["pid"] = os.getpid()
+        found["pools"] = [pool_state(one) for one in pool_stats()]
+        self.record_stats(found)  # type: ignore[no-untyped-call]
