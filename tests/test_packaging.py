@@ -41,6 +41,7 @@ def test_wheel_carries_the_backend_and_type_marker(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "django_mysqlpool/backends/mysqlpool/base.py" in names
     assert "django_mysqlpool/py.typed" in names
+    assert "django_mysqlpool/templates/django_mysqlpool/debug_toolbar/pool.html" in names
     assert not any(name.startswith("tests/") for name in names)
 
 
@@ -53,7 +54,9 @@ def test_wheel_metadata_declares_versions_requirements_and_extras(wheel):
     assert metadata["Name"] == "django-mysqlpool" and metadata["Version"] == VERSION
     assert metadata["Requires-Python"] == ">=3.10"
     assert {"Django>=4.2", "SQLAlchemy<2.2,>=2.0", "mysqlclient>=2.2"} <= set(requires)
-    assert {"pymysql", "prometheus", "test"} <= set(metadata.get_all("Provides-Extra"))
+    assert {"pymysql", "prometheus", "debug-toolbar", "test"} <= set(
+        metadata.get_all("Provides-Extra")
+    )
     assert metadata["License-Expression"] == "MIT"
 
 
