@@ -4,9 +4,14 @@ use and create times folded in at collection time."""
 
 from __future__ import annotations
 
+import collections
+import os
+import signal
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,9 +22,11 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 import django_mysqlpool
 from django_mysqlpool.core import observers
 from django_mysqlpool.opentelemetry import instrument_pool_metrics, uninstrument_pool_metrics
+from tests.demo.run_demo import fetch, free_port, gunicorn_program
 from tests.server import connection_id
 from tests.settings import DB_NAME
 
+ROOT = Path(__file__).resolve().parent.parent
 TARGET = f"root@127.0.0.1:3306/{DB_NAME}"
 POOL_NAME = "db.client.connection.pool.name"
 STATE = "db.client.connection.state"
@@ -109,6 +116,7 @@ def test_a_borrower_queued_for_the_only_connection_is_a_pending_request(make_wra
     waiter.close()
 
     assert len(got) == 1  # it got the connection once the holder gave it back
+    assert Collected(reader).value("timeouts") == 0  # it waited, but did not give up
     assert before == 0
     assert Collected(reader).value("pending_requests") == 0
 
@@ -192,3 +200,58 @@ def test_events_beyond_the_buffer_drop_the_oldest_and_warn(make_wrapper, reader,
 
     assert [found.histogram(name)[0] for name in ("create", "wait", "use")] == [0, 1, 1]
     assert "the oldest were dropped" in caplog.text
+
+
+def gunicorn_site(tmp_path: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """tests/otel_gunicorn_site.py under ``gunicorn --preload -w 2``, answering (bounded)."""
+    port = free_port()
+    command = [
+        gunicorn_program(), "--config", "tests/otel_gunicorn_conf.py", "--preload",
+        "--workers", "2", "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
+        "tests.otel_gunicorn_site:application",
+    ]  # fmt: skip
+    with open(tmp_path / "gunicorn.log", "wb") as log:
+        server = subprocess.Popen(
+            command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    return server, f"http://127.0.0.1:{port}/"
+
+
+@pytest.mark.slow
+def test_each_gunicorn_worker_reports_its_own_borrows_not_the_masters(tmp_path):
+    """The master used the pool before forking; each worker's figures are its own."""
+    # gunicorn rather than bare os.fork(): the provider set up in post_fork, the app (and
+    # instrument_pool_metrics) loaded in the master, as a deployment does it.
+    server, url = gunicorn_site(tmp_path)
+    served: collections.Counter[int] = collections.Counter()
+    reports: dict[int, dict[str, Any]] = {}
+    try:
+        deadline = time.monotonic() + 30
+        while not served:
+            assert server.poll() is None, (tmp_path / "gunicorn.log").read_text()
+            assert time.monotonic() < deadline, "gunicorn did not answer within 30 s"
+            try:
+                served[fetch(url, timeout=2)["pid"]] += 1
+            except OSError:
+                time.sleep(0.1)
+        for _ in range(20):
+            served[fetch(url, timeout=10)["pid"]] += 1
+        for _ in range(200):  # until every worker that served has reported (bounded)
+            report = fetch(url + "metrics", timeout=10)
+            reports[report["pid"]] = report["pools"]
+            if set(served) <= set(reports):
+                break
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+    assert set(served) <= set(reports), f"served by {served}, heard from {set(reports)}"
+    for pid, pools in reports.items():
+        mine = {
+            name.removeprefix("db.client.connection."): v
+            for name, v in pools.get(TARGET, {}).items()
+        }
+        counts = [mine.get(f"{name}_time", [0, 0])[0] for name in ("wait", "use", "create")]
+        assert counts == [served[pid], served[pid], min(served[pid], 1)], (pid, mine)
+        if served[pid]:  # its one connection, opened by itself and idle between requests
+            assert (mine["count:used"], mine["count:idle"]) == (0, 1)
