@@ -4,7 +4,8 @@ Set ``ENGINE`` to ``"django_mysqlpool.backends.mysqlpool"``. The public API is `
 
 The package in three layers: ``core`` (the pool, which imports nothing from Django),
 ``integration`` (where Django meets it) and ``operations`` (checks, the management command,
-metrics); ``backends``, ``management`` and ``prometheus`` are the paths Django settings name.
+metrics, the debug toolbar panel); ``backends``, ``management``, ``prometheus`` and
+``debug_toolbar`` are the paths Django settings name.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Operations: system checks, the ``mysqlpool`` management command, Prometheus metrics.
+"""Operations: system checks, the ``mysqlpool`` management command, Prometheus metrics,
+the debug toolbar panel.
 
 What people running the pool see of it; built on ``integration`` and ``core``.
 """
