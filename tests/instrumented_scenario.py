@@ -16,6 +16,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
 
 QUERIES = 20
 QUERY = "SELECT CONNECTION_ID()"  # what tests.server.connection_id sends
+PYMYSQL = os.environ.get("MYSQLPOOL_TEST_DRIVER") == "pymysql"  # see tests/settings.py
 
 #: Runs the borrows inside what the tool needs, returns what it recorded of them.
 Observe = Callable[[Callable[[], None]], dict[str, Any]]
@@ -38,8 +39,8 @@ def ddtrace(auto: bool = False) -> Observe:
             return None  # dropped: no agent to send to
 
     tracer.configure(trace_processors=[KeepSpans()])
-    if not auto:
-        patch(mysqldb=True)
+    if not auto:  # with PyMySQL installed as MySQLdb, ddtrace's integration is pymysql's
+        patch(**{"pymysql" if PYMYSQL else "mysqldb": True})
 
     def observe(borrow: Callable[[], None]) -> dict[str, Any]:
         borrow()
@@ -86,6 +87,9 @@ def sentry() -> Observe:
 
 def django_prometheus() -> Observe:
     """The alias's ENGINE is django-prometheus's, pooled (tests/prometheus_engine)."""
+    from django.conf import settings
+
+    settings.DATABASES  # noqa: B018  (loaded first, as always: they may install PyMySQL)
     import django_prometheus.db.backends.mysql.base  # noqa: F401  (before ours, if first)
 
     def observe(borrow: Callable[[], None]) -> dict[str, Any]:
