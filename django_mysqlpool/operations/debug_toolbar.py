@@ -154,10 +154,6 @@ class PoolPanel(Panel):
         self._token: Token[Heard | None] | None = None
         self._already_held: list[str] = []
 
-    @classmethod
-    def ready(cls) -> None:
-        observers.add_listener(hear)  # at startup, before any thread borrows
-
     @property
     def nav_subtitle(self) -> str:
         # From the stats, so a request the history panel brings back from the store reads
@@ -167,7 +163,7 @@ class PoolPanel(Panel):
     def enable_instrumentation(self) -> None:
         if self._token is not None:  # the toolbar asks for idempotence
             return
-        if hear not in observers.listeners:  # settings changed after ready(), as in tests
+        if hear not in observers.listeners:  # from the first request the toolbar watches
             observers.add_listener(hear)
         self._heard, self._started = [], time.perf_counter()
         self._already_held = _aliases_holding_a_connection()
