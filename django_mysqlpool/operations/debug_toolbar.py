@@ -62,6 +62,23 @@ def _ms(seconds: float) -> float:
     return round(seconds * 1000, 3)
 
 
+def _borrow_row(
+    event: PoolEvent, at_ms: float, held_so_far: float, connects: dict[str, float]
+) -> dict[str, Any]:
+    """A borrow's row; the target's last connect, if any, was made for this borrow."""
+    connect = connects.pop(event.target, None)
+    return {
+        "target": event.target,
+        "at_ms": at_ms,
+        "wait_ms": _ms(event.seconds),
+        "queued_ms": _ms(event.queued),
+        "connect_ms": None if connect is None else _ms(connect),
+        "new": event.new,
+        "held_ms": _ms(held_so_far),
+        "given_back": False,
+    }
+
+
 def summarise(heard: Heard, started: float, now: float) -> dict[str, Any]:
     """The request's borrows and timeouts as plain data (the toolbar stores it as JSON).
 
@@ -78,25 +95,15 @@ def summarise(heard: Heard, started: float, now: float) -> dict[str, Any]:
         if event.kind == CONNECTED:
             connects[event.target] = event.seconds
         elif event.kind == BORROWED:
-            connect = connects.pop(event.target, None)
-            borrow = {
-                "target": event.target,
-                "at_ms": _ms(at - started),
-                "wait_ms": _ms(event.seconds),
-                "queued_ms": _ms(event.queued),
-                "connect_ms": None if connect is None else _ms(connect),
-                "new": event.new,
-                "held_ms": _ms(now - at),
-                "given_back": False,
-            }
+            borrow = _borrow_row(event, _ms(at - started), now - at, connects)
             borrows.append(borrow)
             open_borrows.setdefault(event.target, []).append(borrow)
         elif event.kind == GIVEN_BACK and open_borrows.get(event.target):
             # (A connection borrowed before this request began has no row to close.)
-            borrow = open_borrows[event.target].pop(0)
+            given_back = open_borrows[event.target].pop(0)
             # The pool counts from the asking, the rows from the getting.
-            held = max(event.seconds - borrow["wait_ms"] / 1000, 0.0)
-            borrow.update(held_ms=_ms(held), given_back=True)
+            held = max(event.seconds - given_back["wait_ms"] / 1000, 0.0)
+            given_back.update(held_ms=_ms(held), given_back=True)
         elif event.kind == TIMED_OUT:
             timeouts.append(
                 {"target": event.target, "at_ms": _ms(at - started), "wait_ms": _ms(event.seconds)}
