@@ -49,6 +49,23 @@ def test_uncommitted_write_left_by_a_borrower_is_rolled_back(
     assert observer.query(f"SELECT COUNT(*) FROM {table}") == [(0,)]
 
 
+def test_uncommitted_write_on_an_alias_without_autocommit_is_rolled_back(
+    make_wrapper, table, observer
+):
+    """``AUTOCOMMIT: False``: the connection is created that way, so a write leaves nothing
+    but the server's in-transaction flag to show its open transaction."""
+    wrapper = make_wrapper(pool={"pool_size": 1}, AUTOCOMMIT=False)
+    first = connection_id(wrapper)
+    with wrapper.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {table} VALUES (1)")
+    wrapper.close()
+
+    next_id, _, rows = next_borrower_sees(wrapper, table)  # its SELECT opens a transaction
+    wrapper.close()  # and the pool rolls that back too
+    assert (next_id, rows) == (first, 0)
+    assert observer.query(f"SELECT COUNT(*) FROM {table}") == [(0,)]
+
+
 def test_atomic_block_left_open_by_a_dropped_wrapper_is_rolled_back(make_wrapper, table, observer):
     """A thread that dies mid-transaction drops its connection: the pool rolls it back."""
     wrapper = make_wrapper(pool={"pool_size": 1})

@@ -68,8 +68,7 @@ class PooledConnection:
     """A pooled DB-API connection; ``close()`` gives it back to its pool."""
 
     __slots__ = (
-        "_record", "_lease", "_raw", "_lender", "_notes", "_cursors", "_cursor_class",
-        "__weakref__",
+        "_record", "_lease", "_raw", "_lender", "_notes", "_cursors", "__weakref__",
     )  # fmt: skip
 
     def __init__(self, info: dict[str, Any], raw: Any, lender: Lender) -> None:
@@ -84,15 +83,25 @@ class PooledConnection:
         self._notes: SessionNotes = info[reset.NOTES]
         #: Every cursor handed out during this borrow, cut off when it ends.
         self._cursors: list[Any] = []
-        self._cursor_class: Any = raw.cursorclass
 
     def cursor(self, cursorclass: Any = None, **kwargs: Any) -> Any:
         """A cursor of the driver's class (or the one asked for) that keeps session notes.
 
         ``cursorclass`` is mysqlclient's name for the argument, ``cursor`` PyMySQL's.
         """
+        notes = self._notes
+        session_class = notes.session_class
+        if (  # Django's call, twice a request: the short way
+            session_class is not None
+            and cursorclass is None
+            and not kwargs
+            and self._record is not None
+        ):
+            cursor = session_class(self._raw)
+            cursor._mysqlpool_notes = notes
+            return self._hand_out(cursor)
         raw = self._raw
-        cursor_class = cursorclass or kwargs.pop("cursor", None) or self._cursor_class
+        cursor_class = cursorclass or kwargs.pop("cursor", None) or notes.cursor_class
         if self._record is None:
             # Given back: a cursor that fails on first use, as a closed driver
             # connection's does (Django raises its own error first inside atomic()).
@@ -106,6 +115,10 @@ class PooledConnection:
             if driver.is_unbuffered(cursor_class):
                 self._notes.in_doubt = True
             cursor = session_cursor(cursor_class, raw, self._notes)
+        return self._hand_out(cursor)
+
+    def _hand_out(self, cursor: Any) -> Any:
+        """Keep ``cursor`` to cut it off at give-back (a long borrow's closed ones pruned)."""
         cursors = self._cursors
         cursors.append(cursor)
         if len(cursors) > _PRUNE_CURSORS_AT:

@@ -128,8 +128,12 @@ class RegisteredPool:
             waited = 0.0 if self.bag.take(self.in_hand, me) else self._take_record(me, started)
             record = self.in_hand[me]
             raw = self._live_connection(record)
-            self._note_lent(record, started, waited)
-            handle = PooledConnection(record.info, raw, self)
+            info = record.info
+            info[LENT_AT] = started
+            self.counters.count_borrow(me)
+            if waited or self.config.leak_timeout:  # rare: a queued borrow, leak watching
+                self._note_lent(record, waited)
+            handle = PooledConnection(info, raw, self)
             lease = (record, weakref.ref(handle))
             self.holders[id(lease)] = lease
             handle._lease, handle._record = lease, self.in_hand.pop(me)  # the handle's now
@@ -188,9 +192,8 @@ class RegisteredPool:
             if waiter is not None:
                 self.bag.leave(waiter)
 
-    def _note_lent(self, record: Any, started: float, waited: float) -> None:
-        record.info[LENT_AT] = started
-        self.counters.count_borrow()
+    def _note_lent(self, record: Any, waited: float) -> None:
+        """A borrow that queued, or a lent record to watch for leaks."""
         config = self.config
         if waited:  # 0.0 unless it queued up
             if waited > WAITED:
@@ -202,9 +205,19 @@ class RegisteredPool:
 
     def _live_connection(self, record: Any) -> Any:
         """The record's connection, replaced (up to 3 times) while it turns out dead."""
-        for _ in range(_LIVENESS_ATTEMPTS):
-            before = record.dbapi_connection
-            raw = record.get_connection()  # connects if needed, or if due for recycling
+        before = record.dbapi_connection
+        raw = record.get_connection()  # connects if needed, or if due for recycling
+        probe = record.info.get(PROBE)
+        # The common case, asked once more by the loop below if the answer is no: given
+        # back by a borrower that found it open on the same socket, idle since, so only
+        # the server can have closed it.
+        quiet = probe is not None and not self.config.pre_ping and not probe.has_news()
+        if raw is before and quiet:
+            return raw
+        for attempt in range(_LIVENESS_ATTEMPTS):
+            if attempt:
+                before = record.dbapi_connection
+                raw = record.get_connection()
             ping = self.config.pre_ping and self._ping_due(record)
             probe = record.info.get(PROBE)
             if raw is before and probe is not None and not ping:
@@ -303,9 +316,11 @@ class RegisteredPool:
             except Exception as error:  # never lend it again
                 self._discard_lost(raw, error)
                 record.invalidate(error)
-        if self.config.pre_ping:
+        config = self.config
+        if config.pre_ping:
             record.info[IDLE_SINCE] = time.monotonic()
-        self._forget_lent(record)
+        if config.leak_timeout:
+            self._forget_lent(record)
         if self.retired or not self.bag.put(self.in_hand, me):
             # Beyond the idle records the pool keeps (an overflow connection; NullPool):
             # SQLAlchemy keeps the slot and closes the connection.
@@ -342,9 +357,9 @@ class RegisteredPool:
             self.hosts.connection_lost(raw, str(error))
 
     def _forget_lent(self, record: Any) -> None:
-        """Idempotent: safe to run again for a record an interrupted call left behind."""
-        if self.config.leak_timeout:
-            leaks.unwatch(record)
+        """Idempotent: safe to run again for a record an interrupted call left behind,
+        and for one never watched (the give-back calls it only with ``leak_timeout``)."""
+        leaks.unwatch(record)
 
     def _settle_leftovers(self, me: int, error: BaseException | None = None) -> None:
         """Discard the record an interrupted borrow or give-back left in this thread's hand.

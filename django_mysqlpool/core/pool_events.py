@@ -56,7 +56,9 @@ def notes_for(registered: RegisteredPool, raw: Any) -> SessionNotes:
             status_read=read_status is not None, session_tracking=tracked, reset_command=can_reset
         )
     )
-    return SessionNotes(read_status, tracked, handle, can_reset, driver.error_code_reader(raw))
+    return SessionNotes(
+        read_status, tracked, handle, can_reset, driver.error_code_reader(raw), raw.cursorclass
+    )
 
 
 def server_wait_timeout(raw: Any) -> int:

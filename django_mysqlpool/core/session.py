@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .driver import FATAL_ERROR_CODES
+from .driver import FATAL_ERROR_CODES, is_unbuffered
 from .native import SERVER_SESSION_STATE_CHANGED
 from .statements import classify
 
@@ -25,7 +25,7 @@ class SessionNotes:
 
     __slots__ = (
         "setup", "changed", "in_doubt", "failed_with", "read_status", "tracked", "handle",
-        "can_reset", "error_code",
+        "can_reset", "error_code", "cursor_class", "session_class",
     )  # fmt: skip
 
     def __init__(
@@ -35,6 +35,7 @@ class SessionNotes:
         handle: Any = None,
         can_reset: bool = False,
         error_code: Callable[[], int] = lambda: 0,
+        cursor_class: Any = None,
     ) -> None:
         #: Django's setup values the session has (``statements.SETUP_STATEMENTS`` names).
         self.setup: dict[str, str] = {}
@@ -56,6 +57,14 @@ class SessionNotes:
         self.can_reset = can_reset
         #: Reads the error code of the connection's last call (while it is open).
         self.error_code = error_code
+        #: The connection's own cursor class (``cursor()`` without arguments makes one).
+        self.cursor_class = cursor_class
+        #: That class with the notes kept (``session_cursor_class``), made once per
+        #: connection for the borrow's common call; None when such cursors cannot be
+        #: wrapped (not a class) or stream their rows (the session is then in doubt).
+        self.session_class: type | None = None
+        if isinstance(cursor_class, type) and not is_unbuffered(cursor_class):
+            self.session_class = session_cursor_class(cursor_class)
 
 
 class SessionCursorMixin:
@@ -85,11 +94,11 @@ class SessionCursorMixin:
                 self._mysqlpool_notes.failed_with = code
             raise
 
-    def _run(self, call: Any, query: Any, *args: Any) -> Any:
+    def _run(self, call: Any, query: Any, args: Any, may_change: bool) -> Any:
         notes = self._mysqlpool_notes
-        if classify(query).may_change:
+        if may_change:
             notes.changed = True  # before the call: an interrupted call may still have run
-        result = self._to_driver(call, query, *args)
+        result = self._to_driver(call, query, args)
         read_status = notes.read_status
         if notes.tracked and not notes.changed and read_status is not None:
             status = read_status()
@@ -99,11 +108,12 @@ class SessionCursorMixin:
         return result
 
     def execute(self, query: Any, args: Any = None) -> Any:
-        setup = classify(query).setup if args is None else None
-        if setup is None:
-            return self._run(super().execute, query, args)  # type: ignore[misc]
+        statement = classify(query)
+        setup = statement.setup
+        if setup is None or args is not None:
+            return self._run(super().execute, query, args, statement.may_change)  # type: ignore[misc]
         known = self._mysqlpool_notes.setup
-        if all(known.get(name) == value for name, value in setup):
+        if setup.items() <= known.items():
             return 0  # the session already has exactly this: nothing to send
         known.clear()  # unknown until the server has answered
         result = self._to_driver(super().execute, query)  # type: ignore[misc]
@@ -111,7 +121,8 @@ class SessionCursorMixin:
         return result
 
     def executemany(self, query: Any, args: Any) -> Any:
-        return self._run(super().executemany, query, args)  # type: ignore[misc]
+        may_change = classify(query).may_change
+        return self._run(super().executemany, query, args, may_change)  # type: ignore[misc]
 
     def callproc(self, procname: Any, args: Any = ()) -> Any:
         self._mysqlpool_notes.changed = True  # a procedure may do anything to the session

@@ -49,8 +49,8 @@ _MORE_STATEMENTS = re.compile(r";\s*\S")
 class Statement(NamedTuple):
     """What one statement text may do to the session."""
 
-    #: Django setup assignments ``[(setting, value)]`` when the statement is only that.
-    setup: list[tuple[str, str]] | None
+    #: Django setup assignments ``{setting: value}`` when the statement is only that.
+    setup: dict[str, str] | None
     #: It may change session state (besides a transaction, which status flags show).
     may_change: bool
 
@@ -104,9 +104,12 @@ def _may_change(text: str, first: str) -> bool:
     )
 
 
-def parse_setup(statement: str) -> list[tuple[str, str]] | None:
-    """The settings a pure Django setup statement assigns, or None if it is anything else."""
-    assignments = []
+def parse_setup(statement: str) -> dict[str, str] | None:
+    """The settings a pure Django setup statement assigns, or None if it is anything else.
+
+    A setting assigned twice keeps its last value, as the session does.
+    """
+    assignments: dict[str, str] = {}
     for part in statement.split(";"):
         part = part.strip()
         if not part:
@@ -114,7 +117,7 @@ def parse_setup(statement: str) -> list[tuple[str, str]] | None:
         for name, pattern in _SETUP:
             match = pattern.fullmatch(part)
             if match:
-                assignments.append((name, " ".join(match.group(1).upper().split())))
+                assignments[name] = " ".join(match.group(1).upper().split())
                 break
         else:
             return None

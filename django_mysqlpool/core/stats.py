@@ -90,8 +90,12 @@ class PoolCounters:
     def count(self, name: str, by: float = 1) -> None:
         self._row()[_AT[name]] += by
 
-    def count_borrow(self) -> None:
-        self._row()[_BORROWED_AT] += 1  # on every borrow: no name lookup
+    def count_borrow(self, me: int) -> None:
+        """On every borrow, by the borrowing thread ``me``: no name lookup, no extra call."""
+        row = self._rows.get(me)
+        if row is None:
+            row = self._row()
+        row[_BORROWED_AT] += 1
 
     def count_created(self) -> None:
         self.count(CREATED)

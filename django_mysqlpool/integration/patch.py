@@ -34,10 +34,42 @@ def install(database: ModuleType) -> None:
 
     @functools.wraps(database.connect)
     def pooled_connect(*args: Any, **kwargs: Any) -> Any:
+        """Borrow a pooled connection, or open a plain one.
+
+        Pooled: calls from a Django wrapper whose ENGINE is ours (unless its OPTIONS say
+        ``"pool": False``), and any call passing ``pool=``. Plain: everything else, such
+        as an alias on Django's own MySQL backend in the same process, or a library
+        calling ``MySQLdb.connect`` directly; the patch is process-wide, so it must tell
+        them apart. One frame, called on every borrow: no helper calls it does not need.
+
+        A failed connect leaves no connect kwargs (the password) in this frame's locals:
+        Django's debug page prints every frame's locals when ``DEBUG = True``,
+        ``sensitive_variables`` or not, and shows Django's own backend's password only in
+        Django's and the driver's frames. The ``except`` costs a borrow nothing until it
+        runs (a decorator's wrapper would cost a call each time).
+        """
+        caller = None
         try:
-            return connect(database, original, args, kwargs)
+            if fork.forked():
+                fork.check_pid()
+            pool_option = kwargs.pop(targets.POOL_OPTION, None)
+            caller = _django_caller_settings()
+            if pool_option is None:
+                pool_option = caller is not None and is_pooled_engine(caller.get("ENGINE"))
+            registered = None
+            if not args and pool_option is not False:
+                if caller is not None:
+                    targets.add_django_autocommit(kwargs, caller)
+                registered = pools.pool_for(
+                    database, original, kwargs, pool_option, pool_settings.resolve
+                )
+            if registered is None:
+                raw = original(*args, **kwargs)
+                fork.track(raw)
+                return raw
+            return registered.borrow()
         except BaseException:
-            args, kwargs = (), {}  # see connect()
+            args, kwargs, caller = (), {}, None  # tests/test_debug_page.py
             raise
 
     replaced = database.connect
@@ -100,48 +132,6 @@ def is_installed_on(connect: Callable[..., Any]) -> bool:
     return hasattr(connect, _MARKER)
 
 
-def connect(
-    database: ModuleType,
-    original: Callable[..., Any],
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-) -> Any:
-    """Borrow a pooled connection, or open a plain one.
-
-    Pooled: calls from a Django wrapper whose ENGINE is ours (unless its OPTIONS say
-    ``"pool": False``), and any call passing ``pool=``. Plain: everything else, such as an
-    alias on Django's own MySQL backend in the same process, or a library calling
-    ``MySQLdb.connect`` directly; the patch is process-wide, so it must tell them apart.
-
-    A failed connect leaves no connect kwargs (the password) in this frame's locals, nor
-    in ``pooled_connect``'s: Django's debug page prints every frame's locals when
-    ``DEBUG = True``, ``sensitive_variables`` or not, and shows Django's own backend's
-    password only in Django's and the driver's frames. The ``except`` costs a borrow
-    nothing until it runs (a decorator's wrapper would cost a call each time).
-    """
-    try:
-        fork.check_pid()
-        pool_option = kwargs.pop(targets.POOL_OPTION, None)
-        caller = _django_caller_settings()
-        if pool_option is None:
-            pool_option = caller is not None and is_pooled_engine(caller.get("ENGINE"))
-        registered = None
-        if not args and pool_option is not False:
-            if caller is not None:
-                targets.add_django_autocommit(kwargs, caller)
-            registered = pools.pool_for(
-                database, original, kwargs, pool_option, pool_settings.resolve
-            )
-        if registered is None:
-            raw = original(*args, **kwargs)
-            fork.track(raw)
-            return raw
-        return registered.borrow()
-    except BaseException:
-        args, kwargs, caller = (), {}, None  # tests/test_debug_page.py
-        raise
-
-
 def _django_caller_settings() -> dict[str, Any] | None:
     """The settings of the Django wrapper whose ``get_new_connection`` called ``connect``.
 
@@ -150,7 +140,7 @@ def _django_caller_settings() -> dict[str, Any] | None:
     searched, not a fixed window: tracing and profiling tools wrap ``connect`` (and
     ``get_new_connection``) in frames of their own, as many as they like.
     """
-    frame: Any = sys._getframe(2)
+    frame: Any = sys._getframe(2)  # the caller of pooled_connect, Django's in the end
     while frame is not None:
         if frame.f_code.co_name == "get_new_connection":
             settings_dict = getattr(frame.f_locals.get("self"), "settings_dict", None)
