@@ -37,7 +37,7 @@ class Page:
     """What the browser gets for one request: the view's answer and the panel's."""
 
     connection_id: int | None
-    stats: dict[str, Any]  # as the toolbar stored them (JSON)
+    stats: dict[str, Any]  # as the toolbar stored them (as JSON since 6.0)
     subtitle: str  # the side bar's line
     content: str  # the panel, rendered by the toolbar's render_panel view
 
@@ -62,6 +62,9 @@ def toolbar(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Client]:
     settings.TEMPLATES = [
         {"BACKEND": "django.template.backends.django.DjangoTemplates", "APP_DIRS": True}
     ]
+    # Panels fetched by the browser from the toolbar's store, as under runserver (5.x would
+    # render them into the page for the test client, a "multiprocess" server).
+    settings.DEBUG_TOOLBAR_CONFIG = {"RENDER_PANELS": False}
     settings.DEBUG_TOOLBAR_PANELS = [
         "debug_toolbar.panels.sql.SQLPanel",  # the toolbar's own, wrapping the same cursors
         "django_mysqlpool.debug_toolbar.PoolPanel",
@@ -82,23 +85,29 @@ def toolbar(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Client]:
 
 
 def watched(client: Client | AsyncClient, alias: str = "default", **query: str) -> Page:
-    from debug_toolbar.store import get_store  # late: its model needs the app installed
+    # Late: the toolbar's models (6.0+) cannot load before its app is installed.
+    from debug_toolbar.toolbar import DebugToolbar
 
     if isinstance(client, AsyncClient):
-        response = async_to_sync(client.get)(f"/query/{alias}/", query)
+
+        async def get() -> Any:
+            return await client.get(f"/query/{alias}/", query)
+
+        response = async_to_sync(get)()
     else:
         response = client.get(f"/query/{alias}/", query)
     assert response.status_code == 200
     html = response.content.decode()
-    [request_id] = re.findall(r'data-request-id="(\w+)"', html)
+    # The toolbar's id for the request: "request" since 6.0 (a JSON store), "store" before.
+    [(kind, request_id)] = re.findall(r'data-(request|store)-id="(\w+)"', html)
     [subtitle] = re.findall(r'id="djdt-PoolPanel".*?<small>(.*?)</small>', html, re.S)
     shown = Client().get(
-        "/__debug__/render_panel/", {"request_id": request_id, "panel_id": "PoolPanel"}
+        "/__debug__/render_panel/", {f"{kind}_id": request_id, "panel_id": "PoolPanel"}
     )
     found = re.search(r"<p id='connection'>(\d+)</p>", html)
     return Page(
         connection_id=int(found[1]) if found else None,
-        stats=get_store().panel(request_id, "PoolPanel"),
+        stats=DebugToolbar.fetch(request_id).get_panel_by_id("PoolPanel").get_stats(),
         subtitle=subtitle.strip(),
         content=shown.json()["content"],
     )
