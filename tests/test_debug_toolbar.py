@@ -9,6 +9,7 @@ with ``close()``, as the end of a real request does.
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -30,6 +31,8 @@ from tests.support.aliases import add_aliases
 
 ONE = "toolbar_one"  # a pool of a single connection, for the queued borrow
 SHORT = "toolbar_short"  # the same, giving up after 0.2 s
+REFUSED = "toolbar_refused"  # a password the server refuses
+SECRET = "Toolbar-Pa55word-9Kq"  # grep target
 
 
 @dataclass
@@ -77,10 +80,11 @@ def toolbar(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Client]:
         {
             ONE: {**database, "OPTIONS": {"pool": {**one, "timeout": 10}}},
             SHORT: {**database, "OPTIONS": {"pool": {**one, "timeout": 0.2}}},
+            REFUSED: {**database, "PASSWORD": SECRET, "OPTIONS": {"pool": one}},
         },
     )
     yield Client()
-    for alias in (ONE, SHORT):
+    for alias in (ONE, SHORT, REFUSED):
         connections[alias].close()
 
 
@@ -240,6 +244,17 @@ def test_nothing_is_collected_outside_a_request_the_toolbar_watches(toolbar: Cli
     page = watched(toolbar)
     assert len(page.stats["borrows"]) == 1  # its own borrow, nothing heard in between
     assert django_mysqlpool.pool_stats("default")["borrowed"] == 6
+
+
+def test_the_panel_never_shows_a_password(toolbar: Client) -> None:
+    connection_id(connections[ONE])  # a pool the panel lists, besides the refused one
+    page = watched(toolbar, REFUSED)
+
+    assert page.connection_id is None  # refused: the view caught the OperationalError
+    targets = [pool["target"] for pool in page.stats["pools"]]
+    assert targets.count(target_of(REFUSED)) == 2  # ONE's and REFUSED's: same user@host/db
+    assert SECRET not in json.dumps(page.stats, default=str)
+    assert SECRET not in page.content and SECRET not in page.subtitle
 
 
 def test_the_panel_collects_under_asgi_too(toolbar: Client) -> None:
