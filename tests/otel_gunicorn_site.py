@@ -3,8 +3,8 @@
 As a deployment would have it: the app (loaded once, in the master) calls
 ``instrument_pool_metrics()`` on the global MeterProvider and uses the pool before the
 fork; each worker sets its own MeterProvider in ``post_fork`` (otel_gunicorn_conf.py),
-here with the SDK's in-memory reader. ``/`` borrows a connection for a query; ``/metrics``
-collects this worker's reader and answers the figures for the test's target as JSON.
+here with the SDK's in-memory reader. Each request borrows a connection for a query,
+gives it back, then collects this worker's reader and answers its figures as JSON.
 """
 
 from __future__ import annotations
@@ -53,13 +53,11 @@ def figures() -> dict[str, Any]:
 
 
 def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-    if environ["PATH_INFO"] == "/metrics":
-        answer = figures()
-    else:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT CONNECTION_ID()")
-            (connection_id,) = cursor.fetchone()
-        connection.close()  # no Django request cycle here: give it back ourselves
-        answer = {"pid": os.getpid(), "connection_id": connection_id}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT CONNECTION_ID()")
+        (connection_id,) = cursor.fetchone()
+    connection.close()  # no Django request cycle here: give it back ourselves
+    # Collected after the give-back: every request of this worker so far, this one too.
+    answer = {"connection_id": connection_id, **figures()}
     start_response("200 OK", [("Content-Type", "application/json")])
     return [json.dumps(answer).encode()]
