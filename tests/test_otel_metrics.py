@@ -111,15 +111,20 @@ def test_a_borrower_queued_for_the_only_connection_is_a_pending_request(make_wra
         while (waiting := Collected(reader).value("pending_requests")) != 1:
             assert time.monotonic() < deadline, f"pending_requests stayed {waiting}"
             time.sleep(0.01)
+        time.sleep(0.05)  # queued that long at least: a wait, not a near miss
     finally:
         holder.close()
         borrower.join(timeout=10)
     waiter.close()
+    after = Collected(reader)
 
     assert len(got) == 1  # it got the connection once the holder gave it back
-    assert Collected(reader).value("timeouts") == 0  # it waited, but did not give up
     assert before == 0
-    assert Collected(reader).value("pending_requests") == 0
+    assert after.value("pending_requests") == 0
+    assert after.value("timeouts") == 0  # it waited, but did not give up
+    assert django_mysqlpool.pool_stats()[0]["waits"] == 1
+    waits, waited = after.histogram("wait")
+    assert waits == 2 and waited >= 0.05  # the queueing is part of the wait time
 
 
 def test_a_borrower_that_gives_up_counts_one_timeout(make_wrapper, reader):

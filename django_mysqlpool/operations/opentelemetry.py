@@ -69,10 +69,10 @@ class _Installation:
             self.overflows += 1
             if self.overflows == 1:
                 logger.warning(
-                    "django-mysqlpool: more than %d pool events between two metric "
-                    "collections; the oldest were dropped from the wait, use and create "
-                    "time histograms. Collect more often (OTEL_METRIC_EXPORT_INTERVAL) or "
-                    "pass a larger buffer to instrument_pool_metrics().",
+                    "django-mysqlpool: the buffer of %d pool events filled up between two "
+                    "metric collections; the oldest were dropped from the wait, use and "
+                    "create time histograms. Collect more often (OTEL_METRIC_EXPORT_INTERVAL) "
+                    "or pass a larger buffer to instrument_pool_metrics().",
                     events.maxlen,
                 )
         # Only what is there now: borrowers keep appending while this runs.
