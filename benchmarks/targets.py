@@ -38,11 +38,29 @@ def check(
 ) -> list[dict[str, Any]]:
     """Prints every target with its verdict; returns them for ``--save``."""
     print("\ntargets (issue 13):")
+    print_floors(parts)
     return [
         *single_thread(by_name, ratios),
         *borrow(parts),
         *contention({run.name: run for run in runs}),
     ]
+
+
+def print_floors(parts: dict[str, dict[str, float]]) -> None:
+    """The lowest ratio any pool under Django's own wrapper can reach, per server.
+
+    A pooled request pays at least Django's ``connect()`` + ``close()`` (its setup cursor
+    included) on top of a persistent connection's request; what each pool adds is the rest.
+    """
+    for server, found in parts.items():
+        persistent = found["round_trip"] + found["django_query"]
+        floor = found["django_connect_close"]
+        above = found["pooled"] - persistent - floor
+        print(
+            f"  {server}: floor for any pool under Django's wrapper "
+            f"{(persistent + floor) / persistent:.2f} × persistent "
+            f"(+{floor:.1f} µs of Django's connect/close); the pool adds {above:.1f} µs"
+        )
 
 
 def single_thread(
