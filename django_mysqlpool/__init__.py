@@ -4,8 +4,9 @@ Set ``ENGINE`` to ``"django_mysqlpool.backends.mysqlpool"``. The public API is `
 
 The package in three layers: ``core`` (the pool, which imports nothing from Django),
 ``integration`` (where Django meets it) and ``operations`` (checks, the management command,
-metrics, the debug toolbar panel); ``backends``, ``management``, ``prometheus`` and
-``debug_toolbar`` are the paths Django settings name.
+Prometheus and OpenTelemetry metrics, the debug toolbar panel); ``backends``,
+``management``, ``prometheus``, ``opentelemetry`` and ``debug_toolbar`` are the paths
+settings and start-up code name.
 """
 
 from __future__ import annotations

@@ -54,7 +54,7 @@ def test_wheel_metadata_declares_versions_requirements_and_extras(wheel):
     assert metadata["Name"] == "django-mysqlpool" and metadata["Version"] == VERSION
     assert metadata["Requires-Python"] == ">=3.10"
     assert {"Django>=4.2", "SQLAlchemy<2.2,>=2.0", "mysqlclient>=2.2"} <= set(requires)
-    assert {"pymysql", "prometheus", "debug-toolbar", "test"} <= set(
+    assert {"pymysql", "prometheus", "opentelemetry", "debug-toolbar", "test"} <= set(
         metadata.get_all("Provides-Extra")
     )
     assert metadata["License-Expression"] == "MIT"

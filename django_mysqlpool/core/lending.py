@@ -55,6 +55,8 @@ logger = logging.getLogger("django_mysqlpool")
 # server connection was opened (``pool_events.py``).
 LENT_AT = "lent_at"
 CONNECTED_AT = "connected_at"
+#: When the current borrower got it (set only while event listeners are on).
+HELD_SINCE = "held_since"
 IDLE_SINCE = "idle_since"
 PROBE = "probe"
 
@@ -145,8 +147,10 @@ class RegisteredPool:
         return handle
 
     def _tell_borrowed(self, record: Any, started: float, waited: float) -> None:
-        new = record.info.get(CONNECTED_AT, 0.0) >= started
-        took = time.monotonic() - started
+        info = record.info
+        new = info.get(CONNECTED_AT, 0.0) >= started
+        now = info[HELD_SINCE] = time.monotonic()  # the give-back's use time counts from here
+        took = now - started
         observers.emit(observers.PoolEvent(observers.BORROWED, self.target, took, waited, new))
 
     def _take_record(self, me: int, started: float) -> float:
@@ -265,14 +269,21 @@ class RegisteredPool:
             if self.orphans:
                 self._adopt_orphans()
             self.in_hand[me], handle._record = self.holders.pop(id(handle._lease))[0], None
-            lent_at = self.in_hand[me].info[LENT_AT] if observers.listeners else None
+            held_since = self._held_since(self.in_hand[me]) if observers.listeners else None
             self._return(me)
         except BaseException as error:
             self._settle_leftovers(me, error)
             raise
-        if lent_at is not None:  # read before _return: a waiter may be lent it right after
-            used = time.monotonic() - lent_at
+        if held_since is not None:  # read before _return: a waiter may be lent it right after
+            used = time.monotonic() - held_since
             observers.emit(observers.PoolEvent(observers.GIVEN_BACK, self.target, used))
+
+    @staticmethod
+    def _held_since(record: Any) -> float:
+        """When the borrower got the record: a listener's borrow noted it (HELD_SINCE); a
+        borrow made before any listener was added counts from its start (LENT_AT)."""
+        info = record.info
+        return max(info.get(HELD_SINCE, 0.0), info[LENT_AT])  # type: ignore[no-any-return]
 
     def _adopt_orphans(self) -> None:
         """Give back the records of handles the garbage collector dropped."""

@@ -19,6 +19,7 @@ A listener runs on the borrower's thread, in the middle of a request, so:
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -28,7 +29,8 @@ logger = logging.getLogger("django_mysqlpool")
 #: connecting included), ``queued`` the part spent waiting for a slot, ``new`` whether a
 #: connection was opened for it.
 BORROWED = "borrowed"
-#: A borrower gave its connection back: ``seconds`` it held it.
+#: A borrower gave its connection back: ``seconds`` it held it, from getting it (the
+#: queueing and connecting of its borrow are the borrow's ``seconds``, not these).
 GIVEN_BACK = "given_back"
 #: A borrower gave up waiting for a connection (``PoolTimeout``): ``seconds`` it waited.
 TIMED_OUT = "timed_out"
@@ -49,18 +51,23 @@ Listener = Callable[[PoolEvent], None]
 #: The listeners, replaced whole on every change so that emitting iterates a snapshot.
 listeners: tuple[Listener, ...] = ()
 _complained: set[int] = set()
+#: Serialises adding and removing (set-up code, never a borrower's path), so that two
+#: listeners added at once are both kept.
+_changing = threading.Lock()
 
 
 def add_listener(listener: Listener) -> None:
     """Call ``listener(event)`` for every pool event in this process (idempotent)."""
     global listeners
-    if listener not in listeners:
-        listeners = (*listeners, listener)
+    with _changing:
+        if listener not in listeners:
+            listeners = (*listeners, listener)
 
 
 def remove_listener(listener: Listener) -> None:
     global listeners
-    listeners = tuple(known for known in listeners if known != listener)
+    with _changing:
+        listeners = tuple(known for known in listeners if known != listener)
 
 
 def emit(event: PoolEvent) -> None:

@@ -101,9 +101,7 @@ def summarise(heard: Heard, started: float, now: float) -> dict[str, Any]:
         elif event.kind == GIVEN_BACK and open_borrows.get(event.target):
             # (A connection borrowed before this request began has no row to close.)
             given_back = open_borrows[event.target].pop(0)
-            # The pool counts from the asking, the rows from the getting.
-            held = max(event.seconds - given_back["wait_ms"] / 1000, 0.0)
-            given_back.update(held_ms=_ms(held), given_back=True)
+            given_back.update(held_ms=_ms(event.seconds), given_back=True)
         elif event.kind == TIMED_OUT:
             timeouts.append(
                 {"target": event.target, "at_ms": _ms(at - started), "wait_ms": _ms(event.seconds)}
