@@ -6,6 +6,9 @@ from __future__ import annotations
 import json
 import os
 
+import tests.settings  # noqa: F401  # first: it installs PyMySQL as MySQLdb when asked to
+
+# isort: split
 from opentelemetry.instrumentation.mysqlclient import MySQLClientInstrumentor
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
