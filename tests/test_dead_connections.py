@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import MySQLdb
 import pytest
 from django.db import utils
 
 import django_mysqlpool
+from django_mysqlpool.core import driver
 from tests.server import connection_id
+
+PYMYSQL = driver.is_pymysql(MySQLdb)
 
 PLAIN = "django.db.backends.mysql"
 
@@ -34,8 +38,9 @@ def test_broken_connection_raises_what_the_plain_backend_raises(make_wrapper, ob
     plain = error_after(make_wrapper(engine=PLAIN, pool=None), break_it)
     pooled = error_after(make_wrapper(), break_it)
     assert pooled == plain
-    assert pooled[0] is utils.OperationalError
-    assert pooled[1][0] in (2006, 2013)
+    if not (PYMYSQL and how == "closed_under_django"):  # PyMySQL: InterfaceError(0, "")
+        assert pooled[0] is utils.OperationalError
+        assert pooled[1][0] in (2006, 2013)
 
 
 def test_is_usable_and_close_if_unusable_work_on_a_killed_connection(make_wrapper, observer):
@@ -79,6 +84,7 @@ def test_connection_killed_while_idle_in_the_pool_is_replaced_on_borrow(make_wra
     assert django_mysqlpool.pool_stats()[0]["discarded"] == 1
 
 
+@pytest.mark.skipif(PYMYSQL, reason="PyMySQL's query() reads the whole reply: never out of sync")
 def test_commands_out_of_sync_connection_is_discarded(make_wrapper, observer):
     wrapper = make_wrapper(pool={"pool_size": 1})
     first = connection_id(wrapper)
