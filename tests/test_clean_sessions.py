@@ -100,6 +100,13 @@ def test_a_request_that_changed_nothing_finds_the_same_session_and_sends_nothing
         ["SET SESSION sort_buffer_size = 1048576"],
         ["SET sql_mode = 'ANSI'"],
         ["/* a comment first */ SET @@session.time_zone = '+05:00'"],
+        # A tracer's comment after the statement (sqlcommenter) is no disguise, nor is
+        # an executable comment (the server runs it) or a comment opened in a literal.
+        ["SET @v = 1 /*traceparent='00-4bf92f3577b34da6-01'*/"],
+        ["SELECT 1 /*!, @v := 1 */ /*controller='x'*/"],
+        ["SELECT 1 /*M!100000 , @v := 1 */"],
+        ["SELECT '/*', @v := 1 /* c */"],
+        ["SET SESSION TRANSACTION ISOLATION LEVEL SERIALIZABLE /*route='x'*/"],
         ["SET SESSION TRANSACTION ISOLATION LEVEL SERIALIZABLE"],
         ["SET @@session.tx_isolation = 'SERIALIZABLE'"],
         ["SET NAMES latin1"],
@@ -117,6 +124,22 @@ def test_session_variables_a_request_changed_are_reset_for_the_next(
 ):
     first = leave(pooled, *statements)
     assert fingerprint(pooled) == (first, new_connection_facts)
+
+
+def test_a_tracers_comment_after_djangos_setup_and_a_query_costs_no_reset(pooled):
+    """OpenTelemetry's SQL commenter appends a comment to every query, Django's setup
+    included: the statements are what they are without it (one per request, no reset)."""
+    leave(pooled, "SELECT 1 /*controller='x',traceparent='00-ab-01'*/")
+    pooled.close()
+    pooled.ensure_connection()
+    before = statements_received(pooled)
+    with pooled.cursor() as cursor:  # Django's setup, commented, on a session that has it
+        cursor.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED /*c='x'*/")
+        cursor.execute("SELECT 1 /*controller='x',traceparent='00-cd-01'*/")
+    pooled.close()
+    pooled.ensure_connection()
+    # The SELECT and the status query: the setup skipped, no reset at the give-back.
+    assert statements_received(pooled) - before == 2
 
 
 def test_a_database_chosen_with_use_is_not_the_next_requests(

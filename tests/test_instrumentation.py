@@ -58,3 +58,18 @@ def test_instrumented_before_django_loads_connections_are_pooled_and_every_query
 
     assert report["connection_ids"] == 1  # 20 borrows of one pooled server connection
     assert len(report["spans"]) >= 20, report["spans"][:5]  # one span per query at least
+
+
+@pytest.mark.parametrize("order", ["before", "after"])
+def test_django_instrumentation_with_sql_comments_keeps_one_statement_per_request(order):
+    """OpenTelemetry's Django instrumentation (its SQL commenter on: a comment with the
+    route and trace context appended to every query) and the mysqlclient one, set up
+    before or after Django loads: requests are traced, the commented queries reach the
+    server on a pooled connection, and a comment is no session change to reset."""
+    pytest.importorskip("opentelemetry.instrumentation.django")
+    report = run_scenario("tests.django_otel_scenario", order)
+
+    assert report["connection_ids"] == 1  # 20 requests, one pooled server connection
+    assert report["statements_per_request"] == 1.0  # the request's query, no reset
+    assert report["request_spans"] >= 20
+    assert report["commented_texts_seen_by_the_pool"] >= 20

@@ -9,6 +9,9 @@ LOCK, FLUSH, a leading comment...), or it does what the server never flags in it
 (a function or trigger that sets a variable) the server's reply flag shows, where the
 client library can read it (``session.py``).
 
+A plain comment after the statement (tracing tools append one with the route and trace
+context to every query) is not part of it; an executable comment (``/*! */``) is.
+
 Classifying errs on the side of "changed": a false alarm costs one reset of the session,
 a miss would hand state to the next request. Django sends the same statement texts over
 and over, so each answer is remembered (bounded).
@@ -42,6 +45,9 @@ _SESSION_NEUTRAL = frozenset(
     }
 )  # fmt: skip
 _FIRST_WORD = re.compile(r"[\s(]*([A-Za-z_]*)")
+#: A plain comment closing the statement (not ``/*!``, ``/*M!``: the server runs those).
+#: Its text holds no ``/*``, so that one opened inside a string literal never starts it.
+_TRAILING_COMMENT = re.compile(r"\s*/\*(?!!|M!)(?:[^*/]|\*(?!/)|/(?!\*))*\*/\s*\Z")
 _INTO_VARIABLE = re.compile(r"INTO\s*@")
 _MORE_STATEMENTS = re.compile(r";\s*\S")
 
@@ -79,6 +85,10 @@ def _classify(query: Any) -> Statement:
         query = bytes(query).decode("latin-1")
     elif not isinstance(query, str):
         return Statement(None, True)  # not a statement we can read: assume the worst
+    if query.endswith("*/"):
+        stripped = strip_trailing_comments(query)
+        if stripped != query:  # remembered without it: the same statement, another trace id
+            return classify(stripped)
     text = query.upper()
     setup = parse_setup(query) if text.lstrip().startswith("SET") else None
     if setup is not None:
@@ -86,6 +96,20 @@ def _classify(query: Any) -> Statement:
     match = _FIRST_WORD.match(text)
     first = match.group(1) if match else ""
     return Statement(None, _may_change(text, first))
+
+
+def strip_trailing_comments(query: str) -> str:
+    """``query`` without the plain ``/* ... */`` comments at its end.
+
+    Tracing tools append one to every query (OpenTelemetry's and Google's sqlcommenter:
+    route, trace context): the statement before it is what the session sees. Executable
+    comments (``/*! ... */``, MariaDB's ``/*M! ... */``) are statement text, and stay.
+    """
+    while True:
+        match = _TRAILING_COMMENT.search(query)
+        if match is None:
+            return query
+        query = query[: match.start()]
 
 
 def _may_change(text: str, first: str) -> bool:
