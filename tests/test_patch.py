@@ -6,12 +6,24 @@ import functools
 import importlib
 
 import MySQLdb
-import MySQLdb.connections
 import pytest
 
 import django_mysqlpool
+from django_mysqlpool.core import driver
 from django_mysqlpool.integration import patch
 from tests.server import connection_id
+
+# The driver's own connection class, and where its ``connect`` lives. PyMySQL installed as
+# MySQLdb is the ``pymysql`` package: ``import MySQLdb.connections`` would load a second
+# copy of its module, whose classes are not the driver's.
+if driver.is_pymysql(MySQLdb):
+    from pymysql.connections import Connection as DriverConnection
+
+    DRIVER_MODULE = "pymysql.connections"
+else:
+    from MySQLdb.connections import Connection as DriverConnection
+
+    DRIVER_MODULE = "MySQLdb"
 
 
 def test_backend_import_installs_the_patch_keeping_the_drivers_own_connect():
@@ -20,7 +32,7 @@ def test_backend_import_installs_the_patch_keeping_the_drivers_own_connect():
     assert patch.is_installed(MySQLdb)
     original = MySQLdb.connect._django_mysqlpool_original
     assert not patch.is_installed_on(original)
-    assert original.__module__ == "MySQLdb"
+    assert original.__module__ == DRIVER_MODULE
 
 
 def test_reloading_the_backend_twice_never_wraps_the_wrapper():
@@ -39,7 +51,7 @@ def test_uninstall_restores_plain_connections_and_install_brings_the_pool_back(o
     patch.uninstall(MySQLdb)
     try:
         plain = MySQLdb.connect(**params)
-        assert isinstance(plain, MySQLdb.connections.Connection)
+        assert isinstance(plain, DriverConnection)
         plain_id = plain.thread_id()
         plain.close()
         assert observer.is_gone(plain_id)
@@ -72,7 +84,7 @@ def test_a_library_calling_mysqldb_connect_directly_gets_a_plain_connection(obse
     from tests.support.observer import server_params
 
     raw = MySQLdb.connect(**server_params())
-    assert isinstance(raw, MySQLdb.connections.Connection)
+    assert isinstance(raw, DriverConnection)
     raw_id = raw.thread_id()
     raw.close()
     assert observer.is_gone(raw_id)

@@ -14,11 +14,12 @@ import warnings
 from collections.abc import Iterator
 from typing import Any
 
+import MySQLdb
 import pytest
 from django.db import utils
 
 import django_mysqlpool
-from django_mysqlpool.core import pools
+from django_mysqlpool.core import driver, pools
 from tests.support.aliases import add_aliases
 
 pytestmark = pytest.mark.slow
@@ -64,6 +65,10 @@ def alias(make_wrapper, server, **changes):
         "NAME": "shop",
     }
     options = changes.pop("OPTIONS", {})
+    if "ssl" not in options and driver.is_pymysql(MySQLdb):
+        # PyMySQL 2 tries TLS unless told not to (mysqlclient only when asked): a plain
+        # alias here is one that never encrypts, with either driver.
+        options = {**options, "ssl_disabled": True}
     settings.update(changes)
     # One shared pool option object: only the connect kwargs may tell the aliases apart.
     return make_wrapper(pool=True, OPTIONS=options, **settings)
