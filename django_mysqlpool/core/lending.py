@@ -209,19 +209,9 @@ class RegisteredPool:
 
     def _live_connection(self, record: Any) -> Any:
         """The record's connection, replaced (up to 3 times) while it turns out dead."""
-        before = record.dbapi_connection
-        raw = record.get_connection()  # connects if needed, or if due for recycling
-        probe = record.info.get(PROBE)
-        # The common case, asked once more by the loop below if the answer is no: given
-        # back by a borrower that found it open on the same socket, idle since, so only
-        # the server can have closed it.
-        quiet = probe is not None and not self.config.pre_ping and not probe.has_news()
-        if raw is before and quiet:
-            return raw
-        for attempt in range(_LIVENESS_ATTEMPTS):
-            if attempt:
-                before = record.dbapi_connection
-                raw = record.get_connection()
+        for _ in range(_LIVENESS_ATTEMPTS):
+            before = record.dbapi_connection
+            raw = record.get_connection()  # connects if needed, or if due for recycling
             ping = self.config.pre_ping and self._ping_due(record)
             probe = record.info.get(PROBE)
             if raw is before and probe is not None and not ping:
