@@ -64,31 +64,14 @@ def own_table(observer: Observer) -> Iterator[str]:
 
 
 @pytest.fixture
-def make_wrapper() -> Iterator[Callable[..., Any]]:
-    """Build a Django DatabaseWrapper for the test server with its own pool options.
-
-    Each call is a new alias whose pool is keyed by its own OPTIONS["pool"], so tests
-    never share pools; every pool the test made is closed afterwards.
-    """
+def wrapper_for() -> Iterator[Callable[[dict[str, Any]], Any]]:
+    """A Django DatabaseWrapper for a whole ``DATABASES`` entry, as given; each call is a
+    new alias. After the test, every wrapper made is closed, then every pool."""
     made: list[Any] = []
 
-    def build(
-        pool: Any = True, engine: str = "django_mysqlpool.backends.mysqlpool", **extra: Any
-    ) -> Any:
+    def build(database: dict[str, Any]) -> Any:
         alias = f"t{next(_aliases)}"
-        options = dict(extra.pop("OPTIONS", {}))
-        if pool is not None:
-            # A distinct marker keeps each test's pool its own.
-            options["pool"] = {**pool} if isinstance(pool, dict) else pool
-        database = {
-            **settings.DATABASES["default"],
-            "ENGINE": engine,
-            "NAME": settings.DB_NAME,  # not pytest-django's test database: the observer's
-            "OPTIONS": options,
-            **extra,
-        }
-        handler = ConnectionHandler({"default": database, alias: database})
-        wrapper = handler[alias]
+        wrapper = ConnectionHandler({"default": database, alias: database})[alias]
         made.append(wrapper)
         return wrapper
 
@@ -97,6 +80,34 @@ def make_wrapper() -> Iterator[Callable[..., Any]]:
         with contextlib.suppress(Exception):
             wrapper.close()
     django_mysqlpool.close_pool()
+
+
+@pytest.fixture
+def make_wrapper(wrapper_for: Callable[[dict[str, Any]], Any]) -> Callable[..., Any]:
+    """Build a Django DatabaseWrapper for the test server with its own pool options.
+
+    Each call is a new alias whose pool is keyed by its own OPTIONS["pool"], so tests
+    never share pools; every pool the test made is closed afterwards.
+    """
+
+    def build(
+        pool: Any = True, engine: str = "django_mysqlpool.backends.mysqlpool", **extra: Any
+    ) -> Any:
+        options = dict(extra.pop("OPTIONS", {}))
+        if pool is not None:
+            # A distinct marker keeps each test's pool its own.
+            options["pool"] = {**pool} if isinstance(pool, dict) else pool
+        return wrapper_for(
+            {
+                **settings.DATABASES["default"],
+                "ENGINE": engine,
+                "NAME": settings.DB_NAME,  # not pytest-django's test database: the observer's
+                "OPTIONS": options,
+                **extra,
+            }
+        )
+
+    return build
 
 
 @pytest.fixture(scope="module")

@@ -109,20 +109,30 @@ def test_status_exits_0_and_says_whose_pools_it_shows():
     assert "Prometheus metrics or with django_mysqlpool.pool_stats()" in result.stdout
 
 
-@pytest.mark.parametrize("json_output", [False, True])
-def test_status_prints_the_whole_report_then_exits_1_for_invalid_settings(json_output):
+def failed_status(json_output: bool, problem: str, **manage_kwargs: Any) -> Any:
+    """Run ``mysqlpool status`` that must exit 1 for ``problem``, saying so last on stderr
+    without a traceback: the JSON report's one alias, or the text report."""
     args = ["--json"] if json_output else []
-    result = manage("mysqlpool", "status", *args, settings={"MYSQLPOOL_ARGUMENTS": "x"})
+    result = manage("mysqlpool", "status", *args, **manage_kwargs)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
-    assert result.stderr.endswith("mysqlpool status: 'default' has invalid pool settings.\n")
+    assert result.stderr.endswith(f"mysqlpool status: {problem}.\n")
+    if not json_output:
+        return result.stdout
+    data = json.loads(result.stdout)
+    assert data["problems"] == [problem]
+    [found] = data["aliases"]
+    return found
+
+
+@pytest.mark.parametrize("json_output", [False, True])
+def test_status_prints_the_whole_report_then_exits_1_for_invalid_settings(json_output):
+    problem = "'default' has invalid pool settings"
+    found = failed_status(json_output, problem, settings={"MYSQLPOOL_ARGUMENTS": "x"})
     if json_output:
-        data = json.loads(result.stdout)
-        [found] = data["aliases"]
         assert found["settings_error"].startswith("MYSQLPOOL_ARGUMENTS must be a dict")
-        assert data["problems"] == ["'default' has invalid pool settings"]
     else:
-        assert "settings: INVALID: MYSQLPOOL_ARGUMENTS must be a dict" in result.stdout
+        assert "settings: INVALID: MYSQLPOOL_ARGUMENTS must be a dict" in found
 
 
 def closed_port() -> int:
@@ -136,22 +146,16 @@ def closed_port() -> int:
 def test_status_prints_the_whole_report_then_exits_1_when_the_server_is_unreachable(
     json_output,
 ):
-    args = ["--json"] if json_output else []
     port = closed_port()
-    result = manage("mysqlpool", "status", *args, default={"HOST": "127.0.0.1", "PORT": port})
-    assert result.returncode == 1
-    assert "Traceback" not in result.stderr
-    assert result.stderr.endswith("mysqlpool status: 'default' cannot reach its server.\n")
+    problem = "'default' cannot reach its server"
+    found = failed_status(json_output, problem, default={"HOST": "127.0.0.1", "PORT": port})
+    # Connection refused: 2002 from mysqlclient's client library, 2003 from PyMySQL.
     if json_output:
-        data = json.loads(result.stdout)
-        [found] = data["aliases"]
         assert found["target"] == f"root@127.0.0.1:{port}/{found['target'].split('/')[-1]}"
-        # Connection refused: 2002 from mysqlclient's client library, 2003 from PyMySQL.
         assert re.match(r"OperationalError: \(200[23]", found["server_error"])
-        assert data["problems"] == ["'default' cannot reach its server"]
     else:
-        assert re.search(r"server: unreachable: OperationalError: \(200[23]", result.stdout)
-        assert "sizing: 1 process(es) × 15" in result.stdout  # the rest of the report
+        assert re.search(r"server: unreachable: OperationalError: \(200[23]", found)
+        assert "sizing: 1 process(es) × 15" in found  # the rest of the report
 
 
 def test_call_command_status_returns_the_report_with_its_problems(settings):

@@ -7,19 +7,16 @@ the pool options the recipe sets.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
 import dj_database_url
 import environ  # type: ignore[import-untyped]
 import pytest
-from django.db.utils import ConnectionHandler
 
 import django_mysqlpool
 from tests.server import connection_id
-from tests.support.names import unique
 from tests.support.observer import server_params
 
 ENGINE = "django_mysqlpool.backends.mysqlpool"
@@ -31,23 +28,6 @@ def database_url(scheme: str = "mysql", query: str = "") -> str:
     user, password = quote(server["user"], safe=""), quote(server["password"], safe="")
     url = f"{scheme}://{user}:{password}@{server['host']}:{server['port']}/{server['database']}"
     return f"{url}?{query}" if query else url
-
-
-@pytest.fixture
-def wrapper_for() -> Iterator[Callable[[Any], Any]]:
-    """A Django wrapper for a ``DATABASES`` entry exactly as a recipe built it."""
-    made: list[Any] = []
-
-    def build(database: Any) -> Any:
-        alias = unique(f"url{len(made)}")
-        wrapper = ConnectionHandler({"default": database, alias: database})[alias]
-        made.append(wrapper)
-        return wrapper
-
-    yield build
-    for wrapper in made:
-        with contextlib.suppress(Exception):
-            wrapper.close()
 
 
 def assert_pooled(wrapper: Any, pool_size: int | None = None) -> dict[str, Any]:
