@@ -100,8 +100,9 @@ class ConnectGate:
             logger.warning("django-mysqlpool: connecting to %s works again", self._target)
             self.outage = None
         if observers.listeners:
-            took = time.monotonic() - now
-            observers.emit(observers.PoolEvent(observers.CONNECTED, self._target, took))
+            done = time.monotonic()
+            event = observers.PoolEvent(observers.CONNECTED, self._target, done - now, done)
+            observers.emit(event)
         return raw
 
     def _kwargs_for(self, started: float | None, now: float) -> dict[str, Any]:

@@ -151,7 +151,8 @@ class RegisteredPool:
         new = info.get(CONNECTED_AT, 0.0) >= started
         now = info[HELD_SINCE] = time.monotonic()  # the give-back's use time counts from here
         took = now - started
-        observers.emit(observers.PoolEvent(observers.BORROWED, self.target, took, waited, new))
+        event = observers.PoolEvent(observers.BORROWED, self.target, took, now, waited, new)
+        observers.emit(event)
 
     def _take_record(self, me: int, started: float) -> float:
         """Put a record in this thread's hand within the ``timeout`` setting, or fail.
@@ -189,7 +190,9 @@ class RegisteredPool:
                     self.counters.count_timeout(now - started)
                     if observers.listeners:
                         observers.emit(
-                            observers.PoolEvent(observers.TIMED_OUT, self.target, now - started)
+                            observers.PoolEvent(
+                                observers.TIMED_OUT, self.target, now - started, now
+                            )
                         )
                     raise PoolTimeout(self._exhaustion_message(now - started)) from None
         finally:
@@ -265,8 +268,9 @@ class RegisteredPool:
             self._settle_leftovers(me, error)
             raise
         if held_since is not None:  # read before _return: a waiter may be lent it right after
-            used = time.monotonic() - held_since
-            observers.emit(observers.PoolEvent(observers.GIVEN_BACK, self.target, used))
+            now = time.monotonic()
+            event = observers.PoolEvent(observers.GIVEN_BACK, self.target, now - held_since, now)
+            observers.emit(event)
 
     @staticmethod
     def _held_since(record: Any) -> float:

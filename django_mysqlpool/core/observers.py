@@ -42,6 +42,9 @@ class PoolEvent(NamedTuple):
     kind: str  # one of the constants above
     target: str  # the pool's target, as in pool_stats() ("user@host:port/db")
     seconds: float
+    #: ``time.monotonic()`` when it happened (the end of what ``seconds`` measures), so
+    #: that a listener that only stores events can still order and subtract them exactly.
+    at: float
     queued: float = 0.0
     new: bool = False
 

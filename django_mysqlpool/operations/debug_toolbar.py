@@ -22,7 +22,7 @@ from ..core import observers, stats
 from ..core.observers import BORROWED, CONNECTED, GIVEN_BACK, TIMED_OUT, PoolEvent
 from ..integration.lifecycle import pool_stats
 
-#: What a toolbar request heard: (``time.perf_counter()`` when it was heard, the event).
+#: What a toolbar request heard: (when it happened, ``time.monotonic()``, the event).
 Heard = list[tuple[float, PoolEvent]]
 
 #: The list the toolbar request running in this context collects into, None outside one.
@@ -55,7 +55,7 @@ def hear(event: PoolEvent) -> None:
     """
     heard = _collecting.get()
     if heard is not None:
-        heard.append((time.perf_counter(), event))
+        heard.append((event.at, event))
 
 
 def _ms(seconds: float) -> float:
@@ -170,7 +170,7 @@ class PoolPanel(Panel):
             return
         if hear not in observers.listeners:  # from the first request the toolbar watches
             observers.add_listener(hear)
-        self._heard, self._started = [], time.perf_counter()
+        self._heard, self._started = [], time.monotonic()
         self._already_held = _aliases_holding_a_connection()
         self._token = _collecting.set(self._heard)
 
@@ -184,7 +184,7 @@ class PoolPanel(Panel):
         self._token = None
 
     def generate_stats(self, request: HttpRequest, response: HttpResponse) -> None:
-        found = summarise(list(self._heard), self._started, time.perf_counter())
+        found = summarise(list(self._heard), self._started, time.monotonic())
         found["already_held"] = self._already_held
         found["pid"] = os.getpid()
         found["pools"] = [pool_state(one) for one in pool_stats()]
