@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 from datetime import date
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ from workload import DBCP, MARIADB, PLAIN, POOLED, POSTGRESQL, Config, one_reque
 import breakdown
 import contention
 import django
+import minimal_pool
 import pgcluster
 import targets
 
@@ -43,6 +45,7 @@ from tests.support.observer import Observer
 
 POSTGRESQL_ENGINE = "django.db.backends.postgresql"
 OURS = "django-mysqlpool"
+MINIMAL = targets.MINIMAL_ROW
 PERSISTENT = "persistent (CONN_MAX_AGE=None)"
 PG_POOLED = "PostgreSQL, Django's pool"
 PG_PERSISTENT = "PostgreSQL persistent (CONN_MAX_AGE=None)"
@@ -52,11 +55,14 @@ PERSISTENT_ROW = {MARIADB: PERSISTENT, POSTGRESQL: PG_PERSISTENT}
 POOL_LABEL = {MARIADB: f"MariaDB, {OURS}", POSTGRESQL: "PostgreSQL, Django's pool"}
 
 
-def configurations(with_dbcp: bool, postgresql: dict[str, Any] | None) -> list[Config]:
+def configurations(
+    with_dbcp: bool, postgresql: dict[str, Any] | None, minimal: minimal_pool.MinimalPool
+) -> list[Config]:
     found = [
         Config("no pool", PLAIN),
         Config(PERSISTENT, PLAIN, {"CONN_MAX_AGE": None}, persistent=True),
         Config(OURS, POOLED),
+        Config(MINIMAL, PLAIN, context=partial(minimal_pool.swapped_in, minimal)),
         Config(
             f"{OURS} reset=transaction", POOLED, {"OPTIONS": {"pool": {"reset": "transaction"}}}
         ),
@@ -98,8 +104,9 @@ def run_rounds(
     """Every configuration and every part of the breakdown once a round, alternating."""
     wrappers = {config.name: wrapper_for(config) for config in configs}
     for config in configs:  # warm up: connect, fill pools, run Django's one-time checks
-        for _ in range(20):
-            one_request(wrappers[config.name], config.persistent, config.leaves_state)
+        with config.context():
+            for _ in range(20):
+                one_request(wrappers[config.name], config.persistent, config.leaves_state)
     for _ in range(rounds):
         for config in configs:
             run_round(config, wrappers[config.name], requests, observer)
@@ -116,10 +123,11 @@ def run_round(config: Config, wrapper: Any, requests: int, observer: Observer) -
     counted = config.server == MARIADB  # the status counters are MariaDB's
     if counted:
         questions, connections = observer.status("Questions"), observer.status("Connections")
-    started = time.perf_counter()
-    for _ in range(requests):
-        one_request(wrapper, config.persistent, config.leaves_state)
-    config.samples.append((time.perf_counter() - started) / requests * 1e6)
+    with config.context():
+        started = time.perf_counter()
+        for _ in range(requests):
+            one_request(wrapper, config.persistent, config.leaves_state)
+        config.samples.append((time.perf_counter() - started) / requests * 1e6)
     if counted:
         # Between the two Questions readings the server also counts the Connections
         # reading and the second Questions reading itself.
@@ -372,9 +380,13 @@ def measure(args: argparse.Namespace, cluster: pgcluster.Cluster | None, note: s
     print(f"PostgreSQL reference: {note}", end="\n\n")
 
     postgresql = cluster.database() if cluster else None
-    configs = configurations(with_dbcp, postgresql)
+    minimal = minimal_pool.new_pool(5)  # sized like ours in the test settings
+    configs = configurations(with_dbcp, postgresql, minimal)
     timed_parts = breakdown.parts(cluster.conninfo() if cluster else None, postgresql)
-    run_rounds(configs, timed_parts, args.rounds, args.requests, observer)
+    try:
+        run_rounds(configs, timed_parts, args.rounds, args.requests, observer)
+    finally:
+        minimal.close()
     by_name = {config.name: config for config in configs}
     print_table(configs, by_name)
     ratios = pooled_per_persistent(by_name)

@@ -16,6 +16,8 @@ from typing import Any
 from workload import PLAIN, POOLED, Config, finish, run_query, wrapper_for  # sets Django up
 
 # isort: split
+import minimal_pool
+
 import django_mysqlpool
 from tests.support.observer import Observer
 
@@ -23,6 +25,7 @@ from tests.support.observer import Observer
 SAMPLE_EVERY_S = 0.02
 STARTUP_TIMEOUT_S = 30.0
 POOL_OF_4 = {"OPTIONS": {"pool": {"pool_size": 4, "max_overflow": 0}}}
+MINIMAL_OF_4 = "minimal of 4"
 
 
 @dataclass
@@ -66,15 +69,20 @@ class Scenario:
 
 
 def scenarios(database: str) -> list[Scenario]:
-    """4 threads on persistent connections, then 4, 16 and 64 threads over a pool of 4."""
+    """4 threads on persistent connections, then 4, 16 and 64 threads over a pool of 4:
+    ours, and the minimal pool (``minimal_pool.py``, the floor) with a new one each run."""
     own = {"NAME": database}
     persistent = Config("persistent", PLAIN, {**own, "CONN_MAX_AGE": None}, persistent=True)
     pooled = Config("pool of 4", POOLED, {**own, **POOL_OF_4})
+    minimal = Config("minimal pool of 4", PLAIN, own, context=lambda: minimal_pool.installed(4))
     return [
         Scenario("4 threads, persistent", persistent, 4),
         Scenario("4 threads, pool of 4", pooled, 4),
         Scenario("16 threads, pool of 4", pooled, 16),
         Scenario("64 threads, pool of 4", pooled, 64),
+        Scenario(f"4 threads, {MINIMAL_OF_4}", minimal, 4),
+        Scenario(f"16 threads, {MINIMAL_OF_4}", minimal, 16),
+        Scenario(f"64 threads, {MINIMAL_OF_4}", minimal, 64),
     ]
 
 
@@ -170,7 +178,8 @@ def run_contention(
     try:
         for _ in range(rounds):
             for scenario in found:
-                run_once(scenario, requests, bound_s, observer, database)
+                with scenario.config.context():
+                    run_once(scenario, requests, bound_s, observer, database)
                 django_mysqlpool.close_pool()  # the next run starts from an empty pool
     finally:
         observer.query(f"DROP DATABASE IF EXISTS `{database}`")

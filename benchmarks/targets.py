@@ -5,10 +5,12 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-from contention import Scenario
+from contention import MINIMAL_OF_4, Scenario
 from workload import MARIADB, POSTGRESQL, Config
 
 OURS = "django-mysqlpool"
+#: The minimal pool (``minimal_pool.py``): what any pool under Django's wrapper costs at least.
+MINIMAL_ROW = "minimal pool (no checks: the floor)"
 DBCP_ROW = "django-db-connection-pool"
 
 OURS_PER_PERSISTENT = 1.25  # and below Django's PostgreSQL pool ÷ its persistent
@@ -25,9 +27,14 @@ def verdict(met: bool) -> str:
     return "met" if met else "missed"
 
 
-def line(name: str, value: str, goal: str, met: bool) -> dict[str, Any]:
+def line(name: str, value: str, goal: str, met: bool, floor: str = "") -> dict[str, Any]:
+    """One target; ``floor`` is what the minimal pool reaches on it in the same run."""
     print(f"  {name:44} {value:>12}  ({goal})  {verdict(met)}")
-    return {"name": name, "value": value, "target": goal, "met": met}
+    checked = {"name": name, "value": value, "target": goal, "met": met}
+    if floor:
+        print(f"  {'':44} {floor:>12}  (the minimal pool, the floor for any pool)")
+        checked["minimal_pool"] = floor
+    return checked
 
 
 def check(
@@ -74,7 +81,11 @@ def single_thread(
         goal, met = f"{goal} and < PostgreSQL pool's {theirs:.2f}", met and ratio < theirs
     else:
         goal += "; PostgreSQL half not measured"
-    checked = [line("ours ÷ persistent", f"{ratio:.2f}", goal, met)]
+    floor = ""
+    if MINIMAL_ROW in by_name:
+        persistent = ratios[MARIADB]["persistent_us"]
+        floor = f"{by_name[MINIMAL_ROW].median / persistent:.2f}"
+    checked = [line("ours ÷ persistent", f"{ratio:.2f}", goal, met, floor)]
     no_pool = by_name["no pool"].median / ours
     checked.append(
         line(
@@ -114,12 +125,18 @@ def contention(runs: dict[str, Scenario]) -> list[dict[str, Any]]:
     peak = max(run.peak_connections for run in (four, sixteen, sixty_four))
     longest = max(max(sixteen.waits_ms), max(sixty_four.waits_ms))
     scaling = sixty_four.rate / four.rate
+    floor_threaded = floor_scaling = ""
+    minimal = {n: runs.get(f"{n} threads, {MINIMAL_OF_4}") for n in (4, 16, 64)}
+    if all(minimal.values()):
+        floor_threaded = f"{minimal[16].rate / persistent.rate:.2f}"  # type: ignore[union-attr]
+        floor_scaling = f"{minimal[64].rate / minimal[4].rate:.2f}"  # type: ignore[union-attr]
     return [
         line(
             "16 over a pool of 4 ÷ 4 threads persistent",
             f"{threaded:.2f}",
             f"≥ {THREADED_RATIO}",
             threaded >= THREADED_RATIO,
+            floor_threaded,
         ),
         line(
             "errors, all threaded runs", f"{errors}", f"= 0; {unfinished} unfinished", errors == 0
@@ -141,5 +158,6 @@ def contention(runs: dict[str, Scenario]) -> list[dict[str, Any]]:
             f"{scaling:.2f}",
             f"≥ {SIXTY_FOUR_PER_FOUR}",
             scaling >= SIXTY_FOUR_PER_FOUR,
+            floor_scaling,
         ),
     ]

@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 import statistics
 import sys
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +44,8 @@ class Config:
     server: str = MARIADB
     #: The DATABASES entry to start from; None for the test settings' MariaDB.
     base: dict[str, Any] | None = None
+    #: What the configuration's requests run inside (the minimal pool swaps itself in).
+    context: Callable[[], AbstractContextManager[Any]] = nullcontext
     samples: list[float] = field(default_factory=list)
     statements: list[float] = field(default_factory=list)
     connections: list[float] = field(default_factory=list)
