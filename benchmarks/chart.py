@@ -2,8 +2,9 @@
 
 Usage: ``python benchmarks/chart.py RESULTS.json OUTPUT.png``
 
-Three panels: µs per request in a MariaDB group and a PostgreSQL reference group; each
-database's pool ÷ its own persistent connection, side by side; threads over a pool of 4.
+Three panels: µs per request in a MariaDB group (the minimal pool among them) and a
+PostgreSQL reference group; each database's pool ÷ its own persistent connection, side by
+side, with the minimal pool's; threads over a pool of 4, ours and the minimal pool's.
 Results files from before the PostgreSQL reference (no ``server`` keys) still draw.
 """
 
@@ -24,6 +25,9 @@ from matplotlib.axes import Axes  # noqa: E402
 OURS = "django-mysqlpool"
 MARIADB, POSTGRESQL = "MariaDB", "PostgreSQL"
 BLUE, ORANGE, GREY, RED = "#2a7ab9", "#e08a2c", "#9aa5b1", "#c0392b"
+LIGHT = "#d5dbe1"  # the minimal pool: the floor, not a product
+#: The minimal pool's row and runs (targets.MINIMAL_ROW, contention.MINIMAL_OF_4).
+MINIMAL, MINIMAL_RUNS = "minimal pool", "minimal of 4"
 #: Issue 13's ratio target (targets.OURS_PER_PERSISTENT), drawn on the side-by-side panel.
 TARGET_OURS_PER_PERSISTENT = 1.25
 
@@ -50,6 +54,8 @@ def is_pool(config: dict[str, Any]) -> bool:
 def colour(config: dict[str, Any]) -> str:
     if config["name"].startswith(OURS):
         return BLUE
+    if config["name"].startswith(MINIMAL):
+        return LIGHT
     return ORANGE if is_pool(config) else GREY
 
 
@@ -135,23 +141,34 @@ def draw_requests(axes: Axes, results: dict[str, Any]) -> None:
 
 
 def pool_ratios(results: dict[str, Any]) -> dict[str, float]:
-    """Each database's pool ÷ its own persistent connection (older files: MariaDB only)."""
+    """Each database's pool ÷ its own persistent connection (older files: MariaDB only),
+    and the minimal pool's where it ran."""
+    configs = results["configurations"]
     saved = results.get("pooled_per_persistent")
     if saved:
-        return {server: figures["ratio"] for server, figures in saved.items()}
-    configs = results["configurations"]
-    ours = next(c["us_per_request"] for c in configs if c["name"] == OURS)
-    return {MARIADB: ours / persistent_of(configs, MARIADB)}
+        found = {server: figures["ratio"] for server, figures in saved.items()}
+    else:
+        ours = next(c["us_per_request"] for c in configs if c["name"] == OURS)
+        found = {MARIADB: ours / persistent_of(configs, MARIADB)}
+    for config in configs:
+        if config["name"].startswith(MINIMAL):
+            found[MINIMAL] = config["us_per_request"] / persistent_of(configs, MARIADB)
+    return found
 
 
 def draw_ratios(axes: Axes, results: dict[str, Any]) -> None:
     ratios = pool_ratios(results)
-    names = {MARIADB: f"MariaDB: {OURS}", POSTGRESQL: "PostgreSQL: Django's pool"}
-    servers = [server for server in (MARIADB, POSTGRESQL) if server in ratios][::-1]
+    names = {
+        MARIADB: f"MariaDB: {OURS}",
+        POSTGRESQL: "PostgreSQL: Django's pool",
+        MINIMAL: "MariaDB: minimal pool (checks nothing)",
+    }
+    colours = {MARIADB: BLUE, POSTGRESQL: ORANGE, MINIMAL: LIGHT}
+    servers = [server for server in (MARIADB, POSTGRESQL, MINIMAL) if server in ratios][::-1]
     axes.barh(
         range(len(servers)),
         [ratios[s] for s in servers],
-        color=[BLUE if s == MARIADB else ORANGE for s in servers],
+        color=[colours[s] for s in servers],
     )
     axes.set_yticks(range(len(servers)), [names[s] for s in servers], fontsize=8)
     for position, server in enumerate(servers):
@@ -167,13 +184,19 @@ def draw_ratios(axes: Axes, results: dict[str, Any]) -> None:
     )
 
 
+def thread_colour(name: str) -> str:
+    if "persistent" in name:
+        return GREY
+    return LIGHT if MINIMAL_RUNS in name else BLUE
+
+
 def draw_threads(axes: Axes, results: dict[str, Any]) -> None:
     threaded = results["threaded"][::-1]
     rates = [t["median"] for t in threaded]
     axes.barh(
         range(len(threaded)),
         rates,
-        color=[GREY if "persistent" in t["name"] else BLUE for t in threaded],
+        color=[thread_colour(t["name"]) for t in threaded],
     )
     axes.set_yticks(range(len(threaded)), [t["name"] for t in threaded], fontsize=8)
     for position, run in enumerate(threaded):

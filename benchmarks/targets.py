@@ -32,7 +32,7 @@ def line(name: str, value: str, goal: str, met: bool, floor: str = "") -> dict[s
     print(f"  {name:44} {value:>12}  ({goal})  {verdict(met)}")
     checked = {"name": name, "value": value, "target": goal, "met": met}
     if floor:
-        print(f"  {'':44} {floor:>12}  (the minimal pool, the floor for any pool)")
+        print(f"  {'':44} {floor:>12}  (a minimal pool that checks nothing, same run)")
         checked["minimal_pool"] = floor
     return checked
 
