@@ -73,3 +73,5 @@ def test_django_instrumentation_with_sql_comments_keeps_one_statement_per_reques
     assert report["statements_per_request"] == 1.0  # the request's query, no reset
     assert report["request_spans"] >= 20
     assert report["commented_texts_seen_by_the_pool"] >= 20
+    # Remembered without their comments: Django's few statement texts stay remembered.
+    assert report["commented_texts_remembered"] == 0

@@ -45,9 +45,6 @@ _SESSION_NEUTRAL = frozenset(
     }
 )  # fmt: skip
 _FIRST_WORD = re.compile(r"[\s(]*([A-Za-z_]*)")
-#: A plain comment closing the statement (not ``/*!``, ``/*M!``: the server runs those).
-#: Its text holds no ``/*``, so that one opened inside a string literal never starts it.
-_TRAILING_COMMENT = re.compile(r"\s*/\*(?!!|M!)(?:[^*/]|\*(?!/)|/(?!\*))*\*/\s*\Z")
 _INTO_VARIABLE = re.compile(r"INTO\s*@")
 _MORE_STATEMENTS = re.compile(r";\s*\S")
 
@@ -73,6 +70,12 @@ def classify(query: Any) -> Statement:
         pass
     except TypeError:  # not hashable (a bytearray): nothing to remember it by
         return _classify(query)
+    if isinstance(query, str) and query.endswith("*/"):
+        stripped = strip_trailing_comments(query)
+        if stripped != query:
+            # Remembered without it: the same statement, another trace id. Remembering
+            # every traced text would miss every time and empty the memory every 256.
+            return classify(stripped)
     found = _classify(query)
     if len(_known) >= _CACHE_LIMIT:
         _known.clear()
@@ -83,12 +86,10 @@ def classify(query: Any) -> Statement:
 def _classify(query: Any) -> Statement:
     if isinstance(query, (bytes, bytearray)):
         query = bytes(query).decode("latin-1")
+        if query.endswith("*/"):
+            query = strip_trailing_comments(query)
     elif not isinstance(query, str):
         return Statement(None, True)  # not a statement we can read: assume the worst
-    if query.endswith("*/"):
-        stripped = strip_trailing_comments(query)
-        if stripped != query:  # remembered without it: the same statement, another trace id
-            return classify(stripped)
     text = query.upper()
     setup = parse_setup(query) if text.lstrip().startswith("SET") else None
     if setup is not None:
@@ -106,10 +107,15 @@ def strip_trailing_comments(query: str) -> str:
     comments (``/*! ... */``, MariaDB's ``/*M! ... */``) are statement text, and stay.
     """
     while True:
-        match = _TRAILING_COMMENT.search(query)
-        if match is None:
+        end = query.rstrip()
+        if not end.endswith("*/"):
             return query
-        query = query[: match.start()]
+        # A comment's text holds no "/*": the last one opens it, wherever a literal has one.
+        start = end.rfind("/*", 0, len(end) - 2)
+        text = end[start + 2 : -2]
+        if start < 0 or text.startswith(("!", "M!")) or "*/" in text:
+            return query
+        query = end[:start].rstrip()
 
 
 def _may_change(text: str, first: str) -> bool:
