@@ -165,7 +165,11 @@ def status_reader(raw: Any, handle: int | None) -> Callable[[], int | None] | No
             raw.get_autocommit()
         ):
             return None
-        return read
+        status = read()
+        if status is None:
+            return read
+        word = native.status_word_reader(handle, raw.thread_id(), raw.get_proto_info(), status)
+        return word or read
     if isinstance(getattr(raw, "server_status", None), int):  # PyMySQL keeps it...
         return lambda: _pymysql_status(raw)
     return None

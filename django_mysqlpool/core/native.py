@@ -10,6 +10,7 @@ another one, every function here answers None and the pool falls back to round t
 from __future__ import annotations
 
 import ctypes
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -87,6 +88,59 @@ def status_reader(handle: int) -> Callable[[], int | None] | None:
         return status.value
 
     return read
+
+
+#: libmariadb's ``MYSQL`` (mysql.h) on LP64: ``server_status`` and ``protocol_version`` sit
+#: this far after ``thread_id`` (thread_id, packet_length, port, client_flag,
+#: server_capabilities: 8 bytes each; then protocol_version, field_count, server_status).
+_STATUS_AFTER_THREAD_ID = 48
+_PROTOCOL_AFTER_THREAD_ID = 40
+#: ``thread_id`` lies within this many bytes of the struct's start (848 in libmariadb 3.3,
+#: after NET and the connection's strings); the struct goes on well past it (the options).
+_THREAD_ID_WITHIN = 1024
+#: Where ``server_status`` was found on the first connection (the same library for all).
+_status_offset: int | None = None
+
+
+def status_word_reader(
+    handle: int, thread_id: int, protocol: int, status: int
+) -> Callable[[], int] | None:
+    """Reads ``handle``'s status flags from the ``MYSQL`` struct itself; None if unsure.
+
+    mysqlclient embeds the struct in its connection object and libmariadb writes the last
+    reply's flags into ``server_status``: reading that word costs a tenth of a call into
+    the library (it runs after every statement). The word is where the public struct
+    puts it relative to ``thread_id``, and is used only if ``protocol_version`` and the
+    flags the library reports (``status``) are where they must be too; else None, and the
+    caller keeps the library call.
+    """
+    global _status_offset
+    if ctypes.sizeof(ctypes.c_ulong) != 8:
+        return None
+    if _status_offset is not None:
+        candidates = [_status_offset]
+    else:
+        candidates = [
+            at + _STATUS_AFTER_THREAD_ID
+            for at in range(0, _THREAD_ID_WITHIN, ctypes.sizeof(ctypes.c_ulong))
+            if ctypes.c_ulong.from_address(handle + at).value == thread_id
+        ]
+    found = [
+        offset
+        for offset in candidates
+        if _word(handle, offset - _STATUS_AFTER_THREAD_ID + _PROTOCOL_AFTER_THREAD_ID) == protocol
+        and _word(handle, offset) == status
+    ]
+    if len(found) != 1:
+        return None
+    _status_offset = found[0]
+    word = ctypes.c_uint.from_address(handle + found[0])
+    # A C-level callable: no Python frame per read.
+    return functools.partial(getattr, word, "value")
+
+
+def _word(handle: int, offset: int) -> int:
+    return ctypes.c_uint.from_address(handle + offset).value
 
 
 def can_reset(handle: int | None) -> bool:

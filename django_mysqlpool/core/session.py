@@ -89,16 +89,21 @@ class SessionCursorMixin:
         try:
             return call(*args)
         except Exception as error:
-            code = error.args[0] if error.args else None
-            if code in FATAL_ERROR_CODES:
-                self._mysqlpool_notes.failed_with = code
+            _note_fatal_error(self._mysqlpool_notes, error)
             raise
 
     def _run(self, call: Any, query: Any, args: Any, may_change: bool) -> Any:
+        """Run a statement and note what it did to the session; one frame (``_to_driver``
+        inlined): it runs for every query of every request."""
         notes = self._mysqlpool_notes
         if may_change:
             notes.changed = True  # before the call: an interrupted call may still have run
-        result = self._to_driver(call, query, args)
+        self._mysqlpool_used = True
+        try:
+            result = call(query, args)
+        except Exception as error:
+            _note_fatal_error(notes, error)
+            raise
         read_status = notes.read_status
         if notes.tracked and not notes.changed and read_status is not None:
             status = read_status()
@@ -135,6 +140,13 @@ class SessionCursorMixin:
             # Nothing was sent, so nothing is left to read: skip the driver's drain, a C
             # call that releases the GIL (the skipped setup's cursor is closed every borrow).
             self.connection = None
+
+
+def _note_fatal_error(notes: SessionNotes, error: Exception) -> None:
+    """Keep the code of an error that lost the connection for the give-back."""
+    code = error.args[0] if error.args else None
+    if code in FATAL_ERROR_CODES:
+        notes.failed_with = code
 
 
 _session_classes: dict[type, type] = {}
