@@ -103,7 +103,7 @@ def main() -> None:
         for span in spans
         if "controller=" in str((span.attributes or {}).get("db.statement", ""))
     ]
-    remembered = [text for text in statements._known if "controller=" in str(text)]
+    remembered = [text for text in statements.remembered if "controller=" in str(text)]
     print(
         json.dumps(
             {

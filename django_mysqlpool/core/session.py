@@ -15,7 +15,7 @@ from typing import Any
 
 from .driver import FATAL_ERROR_CODES, is_unbuffered
 from .native import SERVER_SESSION_STATE_CHANGED
-from .statements import classify
+from .statements import classify, remembered
 
 StatusReader = Callable[[], "int | None"]
 
@@ -113,7 +113,12 @@ class SessionCursorMixin:
         return result
 
     def execute(self, query: Any, args: Any = None) -> Any:
-        statement = classify(query)
+        try:
+            statement = remembered.get(query)  # what classify() would return, without a call
+        except TypeError:  # not hashable (a bytearray)
+            statement = None
+        if statement is None:
+            statement = classify(query)
         setup = statement.setup
         if setup is None or args is not None:
             return self._run(super().execute, query, args, statement.may_change)  # type: ignore[misc]

@@ -59,13 +59,15 @@ class Statement(NamedTuple):
 
 
 _CACHE_LIMIT = 256
-_known: dict[Any, Statement] = {}
+#: What ``classify`` found, by statement text. Read directly (``remembered.get``) by the
+#: session cursor, for which a call per statement is worth avoiding.
+remembered: dict[Any, Statement] = {}
 
 
 def classify(query: Any) -> Statement:
     """What ``query`` (str or bytes) may do to the session; remembered per text."""
     try:
-        return _known[query]
+        return remembered[query]
     except KeyError:
         pass
     except TypeError:  # not hashable (a bytearray): nothing to remember it by
@@ -77,9 +79,9 @@ def classify(query: Any) -> Statement:
             # every traced text would miss every time and empty the memory every 256.
             return classify(stripped)
     found = _classify(query)
-    if len(_known) >= _CACHE_LIMIT:
-        _known.clear()
-    _known[query] = found
+    if len(remembered) >= _CACHE_LIMIT:
+        remembered.clear()
+    remembered[query] = found
     return found
 
 
