@@ -1,12 +1,13 @@
 """The least any pool under Django's MySQL wrapper can cost: the bench's floor rows.
 
-A LIFO stack of open connections: a borrow takes the newest idle one (or opens one while
-fewer than ``size`` exist, else waits for one), ``close()`` puts it back. Nothing else: no
-liveness check, no reset, no fork, leak or interrupt handling, no fairness (a thread that
-gives a connection back takes it again before any waiter wakes). Never use it for real:
-a request here inherits whatever the last one left. It skips Django's per-connect setup
-statement the way django-mysqlpool does (the session already has it), so both send the one
-statement a request asks for.
+Idle connections on a stack and waiting borrowers in a queue, behind one lock: a borrow
+takes the newest idle connection (or opens one while fewer than ``size`` exist, else waits
+its turn), ``close()`` hands the connection to the borrower that waited longest, or puts
+it back. First come, first served, as django-mysqlpool serves waiters (a fairness target
+of the bench); nothing else: no liveness check, no reset, no fork, leak or interrupt
+handling. Never use it for real: a request here inherits whatever the last one left. It
+skips Django's per-connect setup statement the way django-mysqlpool does (the session
+already has it), so both send the one statement a request asks for.
 
 Run in the same rounds as the real configurations, it shows how much of a pooled request's
 cost is Django's own ``connect()`` / ``close()`` path and the CPython scheduler, which no
@@ -15,7 +16,7 @@ pool under Django's wrapper can remove: a target beyond this row is beyond any s
 
 from __future__ import annotations
 
-import queue
+import collections
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -59,34 +60,59 @@ class _Handle:
         return bool(self._raw.get_autocommit())
 
     def close(self) -> None:
-        self._pool.idle.put(self._raw)
+        self._pool.give_back(self._raw)
+
+
+class _Waiter:
+    __slots__ = ("ready", "connection")
+
+    def __init__(self) -> None:
+        self.ready = threading.Lock()
+        self.ready.acquire()  # released by the give-back that hands it a connection
+        self.connection: Any = None
 
 
 class MinimalPool:
     def __init__(self, size: int, open_connection: Callable[..., Any]) -> None:
         self.size = size
-        self.idle: queue.LifoQueue[Any] = queue.LifoQueue()
+        self.idle: list[Any] = []
+        self.waiters: collections.deque[_Waiter] = collections.deque()
         self.opened: list[Any] = []
         self._open = open_connection
-        self._opening = threading.Lock()
+        self._lock = threading.Lock()
 
     def connect(self, **kwargs: Any) -> _Handle:
-        try:
-            raw = self.idle.get_nowait()
-        except queue.Empty:
-            with self._opening:
-                room = len(self.opened) < self.size
-                if room:
-                    kwargs.pop("pool", None)
-                    self.opened.append(self._open(**kwargs))
-                    raw = self.opened[-1]
-            if not room:
-                raw = self.idle.get(timeout=_WAIT_S)
-        return _Handle(raw, self)
+        with self._lock:
+            if self.idle and not self.waiters:
+                return _Handle(self.idle.pop(), self)
+            room = len(self.opened) < self.size
+            if room:
+                slot = len(self.opened)
+                self.opened.append(None)  # taken before connecting, outside the lock
+            else:
+                waiter = _Waiter()
+                self.waiters.append(waiter)
+        if room:
+            kwargs.pop("pool", None)
+            raw = self.opened[slot] = self._open(**kwargs)
+            return _Handle(raw, self)
+        if not waiter.ready.acquire(timeout=_WAIT_S):
+            raise RuntimeError(f"minimal pool: no connection within {_WAIT_S:g} s")
+        return _Handle(waiter.connection, self)
+
+    def give_back(self, raw: Any) -> None:
+        with self._lock:
+            if self.waiters:
+                waiter = self.waiters.popleft()
+                waiter.connection = raw
+                waiter.ready.release()
+            else:
+                self.idle.append(raw)
 
     def close(self) -> None:
         for raw in self.opened:
-            raw.close()
+            if raw is not None:
+                raw.close()
         self.opened.clear()
 
 
