@@ -160,12 +160,12 @@ def status_reader(raw: Any, handle: int | None) -> Callable[[], int | None] | No
         return None
     if handle is not None:
         read = native.status_reader(handle)
+        status = None if read is None else read()
         # Checked against what the driver itself knows, in case the library is another one.
-        if read is None or bool((read() or 0) & native.SERVER_STATUS_AUTOCOMMIT) != bool(
+        if read is None or bool((status or 0) & native.SERVER_STATUS_AUTOCOMMIT) != bool(
             raw.get_autocommit()
         ):
             return None
-        status = read()
         if status is None:
             return read
         word = native.status_word_reader(handle, raw.thread_id(), raw.get_proto_info(), status)

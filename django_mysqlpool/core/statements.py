@@ -87,10 +87,9 @@ def classify(query: Any) -> Statement:
 
 def _classify(query: Any) -> Statement:
     if isinstance(query, (bytes, bytearray)):
-        query = bytes(query).decode("latin-1")
-        if query.endswith("*/"):
-            query = strip_trailing_comments(query)
-    elif not isinstance(query, str):
+        # The text as a str, through classify(): its trailing comment stripped there.
+        return classify(bytes(query).decode("latin-1"))
+    if not isinstance(query, str):
         return Statement(None, True)  # not a statement we can read: assume the worst
     text = query.upper()
     setup = parse_setup(query) if text.lstrip().startswith("SET") else None
