@@ -68,21 +68,35 @@ def sentry() -> Observe:
     sentry_sdk.init(transport=kept, integrations=[DjangoIntegration()], traces_sample_rate=1.0)
 
     def observe(borrow: Callable[[], None]) -> dict[str, Any]:
-        with sentry_sdk.start_transaction(name="queries"):
+        # Sentry SDK 3 starts a transaction as a root span (start_transaction is gone).
+        start = getattr(sentry_sdk, "start_transaction", None) or sentry_sdk.start_span
+        with start(name="queries"):
             borrow()
             sentry_sdk.capture_message("after the queries")  # carries the breadcrumbs
         sentry_sdk.flush()
-        [transaction] = [event for event in kept.events if event.get("type") == "transaction"]
         [message] = [event for event in kept.events if event.get("message")]
-        spans = [s for s in transaction["spans"] if s["description"] == QUERY]
+        spans = [(name, op) for name, op in _sentry_spans(kept.events) if name == QUERY]
         crumbs = [c for c in message["breadcrumbs"]["values"] if c.get("message") == QUERY]
         return {
             "spans": len(spans),
-            "ops": sorted({span["op"] for span in spans}),
+            "ops": sorted({op for _, op in spans}),
             "breadcrumbs": len(crumbs),
         }
 
     return observe
+
+
+def _sentry_spans(events: list[dict[str, Any]]) -> list[tuple[Any, Any]]:
+    """(description, op) of every span sent: SDK 2 in a transaction event, SDK 3 streamed
+    in span items (``{"items": [{"name": ..., "attributes": {"sentry.op": ...}}]}``)."""
+    found = []
+    for event in events:
+        if event.get("type") == "transaction":
+            found += [(span["description"], span["op"]) for span in event["spans"]]
+        for span in event.get("items", ()):
+            op = span.get("attributes", {}).get("sentry.op", {}).get("value")
+            found.append((span.get("name"), op))
+    return found
 
 
 def django_prometheus() -> Observe:

@@ -206,14 +206,14 @@ def test_a_variable_set_inside_a_stored_function_is_reset(
 
 def test_a_reset_session_gets_connecting_and_djangos_setup_in_one_round_trip(pooled):
     """After the reset: one query (one per statement where the driver refuses several)
-    sets up USE, init_command, tracking and the isolation level; Django's setup is then
+    sets up USE, init_command, the role, tracking and the isolation level; Django's setup is then
     not sent again, and the request's own statements follow."""
     leave(pooled, "SET @v = 1")
     with pooled.cursor() as cursor:
         cursor.execute("SHOW SESSION STATUS WHERE Variable_name IN ('Questions', 'Com_set_option')")
         counted = dict(cursor.fetchall())  # since the reset, which zeroes them
-    # USE; init_command; SET tracking; SET isolation (one query), then this statement.
-    assert (int(counted["Questions"]), int(counted["Com_set_option"])) == (5, 3)
+    # USE; init_command; SET ROLE; SET tracking; SET isolation (one query), then this one.
+    assert (int(counted["Questions"]), int(counted["Com_set_option"])) == (6, 4)
 
 
 def test_state_left_through_the_driver_connection_itself_is_reset(pooled, new_connection_facts):

@@ -25,7 +25,7 @@ def test_pymysql_connections_are_pooled_checked_and_fork_safe():
     assert report["stats"]["discarded"] == 2
 
 
-def test_clean_sessions_stale_handles_and_plain_parity_hold_under_pymysql():
+def test_clean_sessions_stale_handles_production_paths_and_plain_parity_hold_under_pymysql():
     """The same behaviour modules, run again with PyMySQL installed as MySQLdb."""
     modules = ["tests/test_plain_parity.py", "tests/test_clean_sessions.py"]
     result = subprocess.run(
@@ -41,6 +41,9 @@ def test_clean_sessions_stale_handles_and_plain_parity_hold_under_pymysql():
             "no:unraisableexception",
             *modules,
             "tests/test_stale_handles.py",
+            "tests/test_production_paths.py",
+            "tests/test_ended_threads.py",
+            "tests/test_documented_differences.py",
         ],
         cwd=ROOT,
         capture_output=True,

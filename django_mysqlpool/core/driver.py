@@ -255,6 +255,28 @@ def run_statements(raw: Any, statements: Sequence[str], multi: bool) -> None:
         cursor.close()  # reads the replies of the statements after the first (errors too)
 
 
+def current_role(raw: Any) -> str:
+    """The statement that gives a session the role ``raw``'s session has now.
+
+    MariaDB answers NULL for no role and has no ``SET ROLE DEFAULT``; MySQL 8 answers
+    ``NONE`` or the roles, and ``SET ROLE DEFAULT`` restores the login's. Raises on a
+    server without roles.
+    """
+    cursor = raw.cursor()
+    try:
+        cursor.execute("SELECT CURRENT_ROLE(), VERSION()")
+        role, version = cursor.fetchone()
+    finally:
+        cursor.close()
+    if isinstance(role, bytes):
+        role = role.decode()
+    if "mariadb" not in str(version).lower():
+        return "SET ROLE DEFAULT"
+    if role is None:
+        return "SET ROLE NONE"
+    return "SET ROLE `{}`".format(str(role).replace("`", "``"))
+
+
 def ping(raw: Any) -> None:
     """One round trip; raises if the server does not answer. Never reconnects."""
     if hasattr(raw, "_sock"):  # PyMySQL reconnects silently unless told not to

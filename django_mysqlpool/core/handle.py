@@ -32,6 +32,10 @@ HARMLESS_ATTRIBUTES = frozenset(
         "ProgrammingError", "NotSupportedError", "_binary_prefix", "executemany_fallback",
     }
 )  # fmt: skip
+#: Driver connection calls after which the session cannot be made a new one's again:
+#: ``change_user`` logs in as someone else (the reset keeps the user); the give-back
+#: discards the connection.
+UNRESETTABLE_CALLS = frozenset({"change_user"})
 #: Past this many cursors a borrow's list drops the closed ones (a long borrow makes many).
 _PRUNE_CURSORS_AT = 32
 
@@ -97,8 +101,13 @@ class PooledConnection:
             and not kwargs
             and self._record is not None
         ):
-            cursor = session_class(self._raw)
+            raw = self._raw
+            cursor = session_class(raw)
             cursor._mysqlpool_notes = notes
+            # The cursor's ``connection`` is this handle, as a DB-API cursor's is the
+            # connection that made it: what user code reaches through it is seen like
+            # any use of the handle. The cursor itself runs on the driver connection.
+            cursor._mysqlpool_raw, cursor.connection = raw, self
             return self._hand_out(cursor)
         raw = self._raw
         cursor_class = cursorclass or kwargs.pop("cursor", None) or notes.cursor_class
@@ -115,6 +124,7 @@ class PooledConnection:
             if driver.is_unbuffered(cursor_class):
                 self._notes.in_doubt = True
             cursor = session_cursor(cursor_class, raw, self._notes)
+            cursor.connection = self
         return self._hand_out(cursor)
 
     def _hand_out(self, cursor: Any) -> Any:
@@ -124,6 +134,14 @@ class PooledConnection:
         if len(cursors) > _PRUNE_CURSORS_AT:
             cursors[:] = [c for c in cursors if c.connection is not None]
         return cursor
+
+    # What mysqlclient's cursors call on their ``connection`` (this handle) when they
+    # drop a result: reading replies already due, not a use of the session's own.
+    def next_result(self) -> int:
+        return self._raw.next_result()  # type: ignore[no-any-return]
+
+    def discard_result(self) -> None:
+        self._raw.discard_result()
 
     # Called on every borrow by Django: direct methods, not the __getattr__ detour.
     def autocommit(self, on: bool) -> None:
@@ -168,7 +186,10 @@ class PooledConnection:
         if name in PooledConnection.__slots__:  # a slot an interrupted __init__ left unset
             raise AttributeError(name)
         if name not in HARMLESS_ATTRIBUTES and self._record is not None:
-            self._notes.in_doubt = True
+            notes = self._notes
+            notes.in_doubt = True
+            if name in UNRESETTABLE_CALLS:
+                notes.unusable = f"a borrower called {name}()"
         return getattr(self._raw, name)
 
     def __enter__(self) -> PooledConnection:

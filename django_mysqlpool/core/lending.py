@@ -40,7 +40,7 @@ from typing import Any, NoReturn
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.pool import Pool
 
-from . import connecting, driver, fork, leaks, liveness, observers, reset
+from . import connecting, driver, fork, leaks, liveness, observers, reset, thread_end
 from .bag import Bag, Waiter
 from .config import DEFAULTS, PoolConfig
 from .errors import PoolError, PoolTimeout
@@ -68,8 +68,9 @@ WAIT_SLICE = 0.05
 _SLOW_BORROW = 0.5
 
 
-#: A lent record and a weak reference to the handle that holds it (one per borrow).
-Lease = tuple[Any, "weakref.ref[PooledConnection]"]
+#: A lent record, a weak reference to the handle that holds it, and one to the
+#: borrowing thread's mark (``thread_end.py``), dead once that thread has ended.
+Lease = tuple[Any, "weakref.ref[PooledConnection]", "weakref.ref[Any]"]
 
 
 @dataclass(repr=False, eq=False)
@@ -111,6 +112,9 @@ class RegisteredPool:
     #: Every lease (a lent record and a weak reference to the handle that holds it), by
     #: the lease's id: a record is lent many times, a lease once.
     holders: dict[int, Lease] = field(default_factory=dict)
+    #: The setup assignments accepted as Django's own (``targets.django_setup``); none
+    #: for connections made outside Django.
+    django_setup: frozenset[tuple[str, str]] = frozenset()
 
     def __repr__(self) -> str:
         state = " retired" if self.retired else ""
@@ -136,7 +140,7 @@ class RegisteredPool:
             if waited or self.config.leak_timeout:  # rare: a queued borrow, leak watching
                 self._note_lent(record, waited)
             handle = PooledConnection(info, raw, self)
-            lease = (record, weakref.ref(handle))
+            lease = (record, weakref.ref(handle), thread_end.thread_mark())
             self.holders[id(lease)] = lease
             handle._lease, handle._record = lease, self.in_hand.pop(me)  # the handle's now
         except BaseException as error:
@@ -176,6 +180,10 @@ class RegisteredPool:
                     except sa_exc.TimeoutError:
                         pass  # taken by another borrower meanwhile
                 if waiter is None:
+                    # Before queueing up: connections of ended threads (or dropped handles)
+                    # come back now rather than at the reaper's next look.
+                    if self._adopt_unheld() and self.bag.take(self.in_hand, me):
+                        return 0.0
                     waiter = Waiter()
                 self.bag.wait(waiter, min(WAIT_SLICE, max(0.0, deadline - time.monotonic())))
                 if self.bag.collect(waiter, self.in_hand, me):
@@ -293,23 +301,49 @@ class RegisteredPool:
                 continue  # a waiting borrower adopted it already (``_adopt_unheld``)
             self._return(me)  # the caller settles what an interruption leaves in hand
 
-    def _adopt_unheld(self) -> None:
-        """Give back lent records whose handle is gone without handing them over.
+    def _adopt_unheld(self) -> int:
+        """Give back lent records that nobody can give back any more; how many.
 
-        Only a finalizer interrupted before its one hand-over leaves such a record; a
-        waiting borrower looks (the holders are at most the pool's size). No lock: taking
-        a record out of ``holders`` is the claim, and one thread only gets it.
+        Their borrowing thread ended without ``close()`` (its Django wrapper waits in a
+        reference cycle for the garbage collector: its handle is cut off now, and fails
+        from then on as a closed connection does), or their handle is gone without
+        handing them over (a finalizer interrupted before its one hand-over). The reaper
+        and borrowers that find the pool empty look (the holders are at most the pool's
+        size). No lock: taking a record out of ``holders`` is the claim, and one thread
+        only gets it.
         """
         me = threading.get_ident()
         in_hands = {id(record) for record in list(self.in_hand.values())}
-        for key, (record, holder) in list(self.holders.items()):
-            if holder() is not None or id(record) in in_hands:
+        given_back = 0
+        for key, (record, holder, thread) in list(self.holders.items()):
+            handle = holder()
+            if (handle is not None and thread() is not None) or id(record) in in_hands:
                 continue
             try:
                 self.in_hand[me] = self.holders.pop(key)[0]
             except KeyError:
                 continue  # claimed by another thread
+            if handle is not None:
+                handle._record = None  # its close() now fails as a second close() does
+                handle._cut_off()
             self._return(me)  # the caller settles what an interruption leaves in hand
+            given_back += 1
+        return given_back
+
+    def has_strays(self) -> bool:
+        """Whether anything is lent or orphaned (the reaper's cheap look)."""
+        return bool(self.holders or self.orphans)
+
+    def reclaim(self) -> int:
+        """Give back what dropped handles and ended threads left lent (the reaper's call)."""
+        me = threading.get_ident()
+        try:
+            if self.orphans:
+                self._adopt_orphans()
+            return self._adopt_unheld()
+        except BaseException as error:
+            self._settle_leftovers(me, error)
+            raise
 
     def _return(self, me: int) -> None:
         """Reset the record this thread holds and check it in (or discard it)."""

@@ -24,10 +24,12 @@ def listen(registered: RegisteredPool) -> None:
     pool, counters = registered.pool, registered.counters
 
     @event.listens_for(pool, "first_connect")
-    def derive_recycle(raw: Any, record: Any) -> None:
+    def first_connection(raw: Any, record: Any) -> None:
         if registered.config.recycle is None:
             registered.recycle = recycle_for(server_wait_timeout(raw))
             pool._recycle = registered.recycle
+        # Every connection of a pool logs in as the same user, so with the same role.
+        registered.recipe = registered.recipe.with_role_of(raw)
 
     @event.listens_for(pool, "connect")
     def created(raw: Any, record: Any) -> None:
@@ -57,7 +59,14 @@ def notes_for(registered: RegisteredPool, raw: Any) -> SessionNotes:
         )
     )
     return SessionNotes(
-        read_status, tracked, handle, can_reset, driver.error_code_reader(raw), raw.cursorclass
+        read_status,
+        tracked,
+        handle,
+        can_reset,
+        driver.error_code_reader(raw),
+        raw.cursorclass,
+        registered.django_setup,
+        raw.character_set_name(),
     )
 
 

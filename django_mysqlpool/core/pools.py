@@ -13,7 +13,7 @@ from collections.abc import Callable, Hashable, Mapping
 from types import ModuleType
 from typing import Any
 
-from . import connecting, driver, fork, hosts, pool_events, reset, targets
+from . import connecting, driver, fork, hosts, pool_events, reset, targets, thread_end
 from .bag import Bag
 from .config import DEFAULTS, PoolConfig, accepted_arguments
 from .lending import RegisteredPool
@@ -120,6 +120,7 @@ def _build(
     connect: Callable[..., Any],
     connect_kwargs: dict[str, Any],
 ) -> RegisteredPool:
+    django_setup = targets.django_setup(connect_kwargs)
     arguments = config.sqlalchemy_arguments()
     timeout = arguments.get("timeout", DEFAULTS["timeout"])
     if "timeout" in accepted_arguments(config.backend):
@@ -147,6 +148,7 @@ def _build(
         database=database,
         recycle=config.recycle,
         timeout=timeout,
+        django_setup=django_setup,
     )
     registered.gate = connecting.ConnectGate(
         open_connection,
@@ -165,6 +167,7 @@ def _build(
     registered.bag = _bag_for(registered.pool)
     registered.has_room = _room_check(registered.pool, config)
     pool_events.listen(registered)
+    thread_end.watch(registered)
     return registered
 
 

@@ -17,7 +17,7 @@ semantics), ``"session"`` resets the session on every give-back.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import ModuleType
 from typing import Any
 
@@ -64,6 +64,9 @@ class SessionRecipe:
 
     statements: tuple[str, ...]
     multi_statements: bool
+    #: How to give the session its role back (``SET ROLE ...``: COM_RESET_CONNECTION
+    #: keeps the role a borrower took), once the first connection has said which it had.
+    role_statement: str | None = None
 
     @classmethod
     def for_target(cls, database: ModuleType, connect_kwargs: Mapping[str, Any]) -> SessionRecipe:
@@ -82,12 +85,28 @@ class SessionRecipe:
             ))  # fmt: skip
         return cls(tuple(statements), driver.allows_multi_statements(database, connect_kwargs))
 
+    def with_role_of(self, raw: Any) -> SessionRecipe:
+        """This recipe, restoring the role ``raw`` (a new connection) has, when the server
+        has roles; COM_RESET_CONNECTION keeps a role taken with SET ROLE, even in a
+        procedure or a prepared statement, where no text shows it."""
+        try:
+            role = driver.current_role(raw)
+        except Exception:  # a server without roles (MySQL 5.7): nothing to restore
+            return self
+        return replace(self, role_statement=role)
+
     def reset(self, raw: Any, notes: SessionNotes) -> None:
         """Clear the session and set it up again, Django's last setup included."""
         if not notes.can_reset:
             raise UnusableConnection("the client library cannot send COM_RESET_CONNECTION")
         driver.reset_session(raw, notes.handle)
+        if notes.charset is not None and raw.character_set_name() != notes.charset:
+            # SET NAMES or set_character_set() also changed the client's own character set
+            # (libmariadb follows the server's notice), which the reset leaves as it was.
+            raw.set_character_set(notes.charset)
         again = list(self.statements)
+        if self.role_statement is not None:
+            again.append(self.role_statement)
         if notes.tracked:
             again.append(driver.TRACK_SESSION_STATE)
         setup = dict(notes.setup)
@@ -136,6 +155,8 @@ def reset_for_next_borrower(
     notes.failed_with = 0
     if code in driver.FATAL_ERROR_CODES:
         raise UnusableConnection(f"its last call failed with error {code}", code)
+    if notes.unusable:
+        raise UnusableConnection(notes.unusable)
     if not raw.open:
         raise UnusableConnection("the driver closed it")
     # A streamed result or a raw protocol call may have left a reply unread, which only a

@@ -25,7 +25,8 @@ class SessionNotes:
 
     __slots__ = (
         "setup", "changed", "in_doubt", "failed_with", "read_status", "tracked", "handle",
-        "can_reset", "error_code", "cursor_class", "session_class",
+        "can_reset", "error_code", "cursor_class", "session_class", "django_setup",
+        "charset", "unusable",
     )  # fmt: skip
 
     def __init__(
@@ -36,6 +37,8 @@ class SessionNotes:
         can_reset: bool = False,
         error_code: Callable[[], int] = lambda: 0,
         cursor_class: Any = None,
+        django_setup: frozenset[tuple[str, str]] = frozenset(),
+        charset: str | None = None,
     ) -> None:
         #: Django's setup values the session has (``statements.SETUP_STATEMENTS`` names).
         self.setup: dict[str, str] = {}
@@ -63,6 +66,14 @@ class SessionNotes:
         #: connection for the borrow's common call; None when such cursors cannot be
         #: wrapped (not a class) or stream their rows (the session is then in doubt).
         self.session_class: type | None = None
+        #: The setup assignments accepted as Django's (``targets.django_setup``): a setup
+        #: statement with any other value is a borrower's change like any other.
+        self.django_setup = django_setup
+        #: The client character set the connection was made with (what a reset restores).
+        self.charset = charset
+        #: Why the connection cannot be made clean again (a borrower changed its user):
+        #: the give-back discards it.
+        self.unusable = ""
         if isinstance(cursor_class, type) and not is_unbuffered(cursor_class):
             self.session_class = session_cursor_class(cursor_class)
 
@@ -76,6 +87,8 @@ class SessionCursorMixin:
     """
 
     _mysqlpool_notes: SessionNotes
+    #: The driver connection this cursor runs on (``connection`` is the borrower's handle).
+    _mysqlpool_raw: Any = None
     #: Whether this cursor reached the driver (an execute that was not skipped, or more).
     _mysqlpool_used = False
 
@@ -88,8 +101,8 @@ class SessionCursorMixin:
         self._mysqlpool_used = True
         try:
             return call(*args)
-        except Exception as error:
-            _note_fatal_error(self._mysqlpool_notes, error)
+        except BaseException as error:
+            _note_failure(self._mysqlpool_notes, error)
             raise
 
     def _run(self, call: Any, query: Any, args: Any, may_change: bool) -> Any:
@@ -101,8 +114,8 @@ class SessionCursorMixin:
         self._mysqlpool_used = True
         try:
             result = call(query, args)
-        except Exception as error:
-            _note_fatal_error(notes, error)
+        except BaseException as error:  # a zero-cost try: the except runs only on failure
+            _note_failure(notes, error)
             raise
         read_status = notes.read_status
         if notes.tracked and not notes.changed and read_status is not None:
@@ -122,9 +135,17 @@ class SessionCursorMixin:
         setup = statement.setup
         if setup is None or args is not None:
             return self._run(super().execute, query, args, statement.may_change)  # type: ignore[misc]
-        known = self._mysqlpool_notes.setup
+        notes = self._mysqlpool_notes
+        if not setup.items() <= notes.django_setup:
+            # Django's statement with another value (SET SQL_AUTO_IS_NULL = 1, another
+            # isolation level): the borrower's own change, undone at the give-back.
+            return self._run(super().execute, query, args, True)  # type: ignore[misc]
+        known = notes.setup
         if setup.items() <= known.items():
-            return 0  # the session already has exactly this: nothing to send
+            # The session already has exactly this: nothing to send. What was "executed"
+            # is still this text, for Django's debug cursor (the toolbar's SQL panel).
+            self._executed = query
+            return 0
         known.clear()  # unknown until the server has answered
         result = self._to_driver(super().execute, query)  # type: ignore[misc]
         known.update(setup)
@@ -138,6 +159,13 @@ class SessionCursorMixin:
         self._mysqlpool_notes.changed = True  # a procedure may do anything to the session
         return self._to_driver(super().callproc, procname, args)  # type: ignore[misc]
 
+    def _get_db(self) -> Any:
+        """The driver connection the cursor runs on; its ``connection`` is the borrower's
+        handle (``handle.py``), which sees what user code does through it."""
+        if self.connection is None:
+            return super()._get_db()  # type: ignore[misc]  # the driver's "cursor closed"
+        return self._mysqlpool_raw
+
     def close(self) -> None:
         if self._mysqlpool_used:
             super().close()  # type: ignore[misc]
@@ -147,11 +175,30 @@ class SessionCursorMixin:
             self.connection = None
 
 
-def _note_fatal_error(notes: SessionNotes, error: Exception) -> None:
-    """Keep the code of an error that lost the connection for the give-back."""
-    code = error.args[0] if error.args else None
+def _note_failure(notes: SessionNotes, error: BaseException) -> None:
+    """Note for the give-back what a failed driver call may have left on the connection.
+
+    * An error that lost the connection: its code, and the connection is discarded (the
+      code does not survive until then: closing the cursor clears it).
+    * The server's error reply to the statement (read whole): the statement may have
+      changed the session before it failed (a trigger, a stored function), and an error
+      reply carries no status flags to tell: the session counts as changed.
+    * Anything else (an exception raised from a signal handler, KeyboardInterrupt, a
+      gevent timeout, a Celery time limit): the call stopped half-way, with a reply
+      possibly unread. libmariadb refuses any command out of turn (2014), so draining
+      and resetting either works or fails safely; PyMySQL reads its replies in Python
+      and cannot tell where it stopped, so its connection is discarded.
+    """
+    code = error.args[0] if isinstance(error, Exception) and error.args else None
     if code in FATAL_ERROR_CODES:
         notes.failed_with = code
+    elif isinstance(code, int) and not 2000 <= code < 3000:  # the server's error reply
+        notes.changed = True
+    elif notes.handle is not None:
+        notes.in_doubt = True
+    else:
+        notes.unusable = f"a driver call was interrupted ({type(error).__name__})"
+        notes.changed = True  # off the give-back's fast path, which looks at this only
 
 
 _session_classes: dict[type, type] = {}
@@ -173,6 +220,7 @@ def session_cursor(cursor_class: type, raw: Any, notes: SessionNotes) -> Any:
     """A cursor of ``cursor_class`` on ``raw`` that keeps ``notes``."""
     cursor = session_cursor_class(cursor_class)(raw)
     cursor._mysqlpool_notes = notes
+    cursor._mysqlpool_raw = raw
     return cursor
 
 
@@ -187,6 +235,8 @@ def detach(cursor: Any, closed_connection: Any) -> None:
         return  # closed (as Django closes its cursors): it already fails as it should
     if cursor.connection is not None:
         cursor.connection = closed_connection
+        if isinstance(cursor, SessionCursorMixin):
+            cursor._mysqlpool_raw = closed_connection
     if result is not None:
         # A streamed result reads from the socket, which now serves another borrower.
         if hasattr(result, "connection"):  # PyMySQL's reads through its connection

@@ -58,6 +58,38 @@ def add_django_autocommit(connect_kwargs: dict[str, Any], settings_dict: Mapping
     reset between borrowers a round trip. It is part of the key, like every kwarg.
     """
     connect_kwargs.setdefault("autocommit", bool(settings_dict.get("AUTOCOMMIT", True)))
+    options = settings_dict.get("OPTIONS")
+    # Whether Django's setup sets the isolation level decides what counts as the
+    # borrower's own change (``django_setup``): part of the key, taken out before the
+    # driver sees the kwargs.
+    level = options.get("isolation_level", True) if options else True
+    connect_kwargs[DJANGO_SETS_ISOLATION] = bool(level)
+
+
+#: The connect kwarg (never passed to the driver) that says whether a Django alias's
+#: setup sets the isolation level (``OPTIONS["isolation_level"]`` is not None).
+DJANGO_SETS_ISOLATION = "_django_sets_isolation"
+_ISOLATION_LEVELS = ("READ UNCOMMITTED", "READ COMMITTED", "REPEATABLE READ", "SERIALIZABLE")
+
+
+def django_setup(connect_kwargs: dict[str, Any]) -> frozenset[tuple[str, str]]:
+    """Take the Django marker out of ``connect_kwargs``; the setup assignments to accept
+    as Django's own (``statements.SETUP_STATEMENTS`` names and values).
+
+    Django's ``init_connection_state`` sends ``SET SQL_AUTO_IS_NULL = 0`` (when the server
+    has it on) and ``SET SESSION TRANSACTION ISOLATION LEVEL <the alias's level>``, unless
+    the level is None, on every new Django connection, so every borrow. An isolation level
+    is accepted as setup only where every borrower sends its own (another borrower's level
+    is then replaced, never inherited); ``SQL_AUTO_IS_NULL`` only as 0. Anything else is
+    the borrower's change of the session, undone like any other. A connection made outside
+    Django expects no setup at all.
+    """
+    if DJANGO_SETS_ISOLATION not in connect_kwargs:
+        return frozenset()
+    accepted = {("sql_auto_is_null", "0")}
+    if connect_kwargs.pop(DJANGO_SETS_ISOLATION):
+        accepted.update(("isolation", level) for level in _ISOLATION_LEVELS)
+    return frozenset(accepted)
 
 
 def describe(connect_kwargs: Mapping[str, Any], hosts: Sequence[str] | None = None) -> str:
