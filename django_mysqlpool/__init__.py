@@ -16,7 +16,15 @@ from typing import Any
 from .integration.decorators import auto_close_db
 
 __version__ = "1.1.0"
-__all__ = ["PoolError", "PoolTimeout", "auto_close_db", "close_pool", "pool_stats"]
+__all__ = [
+    "PoolError",
+    "PoolTimeout",
+    "TooManyWaiting",
+    "auto_close_db",
+    "close_pool",
+    "pool_stats",
+    "warm_up",
+]
 
 
 def pool_stats(alias: str | None = None) -> Any:
@@ -26,17 +34,24 @@ def pool_stats(alias: str | None = None) -> Any:
     return stats_of(alias)
 
 
-def close_pool(alias: str | None = None) -> None:
+def close_pool(alias: str | None = None, timeout: float | None = None) -> None:
     """Close this process's pools (all, or ``alias``'s); see ``lifecycle.close_pool``."""
     from .integration.lifecycle import close_pool as close
 
-    close(alias)
+    close(alias, timeout)
+
+
+def warm_up(alias: str | None = None, timeout: float | None = None) -> None:
+    """Open the pools' ``min_idle`` connections now; see ``lifecycle.warm_up``."""
+    from .integration.lifecycle import warm_up as open_now
+
+    open_now(alias, timeout)
 
 
 def __getattr__(name: str) -> Any:
     # Errors subclass the driver's OperationalError: bind them only when asked for, so
     # importing the package never imports MySQLdb before pymysql.install_as_MySQLdb().
-    if name in ("PoolError", "PoolTimeout"):
+    if name in ("PoolError", "PoolTimeout", "TooManyWaiting"):
         from .core import errors
 
         return getattr(errors, name)

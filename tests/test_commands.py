@@ -60,7 +60,11 @@ INVALID = [
         "MYSQLPOOL_ARGUMENTS['pool_size'] must be an int >= 0 (0 means no limit), got 'ten'.",
     ),
     ({"MYSQLPOOL_ARGUMENTS": "x"}, {}, "MYSQLPOOL_ARGUMENTS must be a dict of pool arguments"),
-    ({"MYSQLPOOL_BACKEND": "Nope"}, {}, "MYSQLPOOL_BACKEND must be one of 'QueuePool'"),
+    (
+        {"MYSQLPOOL_BACKEND": "Nope"},
+        {},
+        "MYSQLPOOL_BACKEND must be one of 'ElasticPool', 'QueuePool'",
+    ),
     (
         {},
         {"OPTIONS": {"pool": {"pool_size": "ten"}}},

@@ -40,7 +40,7 @@ def assert_pooled(wrapper: Any, pool_size: int | None = None) -> dict[str, Any]:
     assert isinstance(stats, dict)
     assert (stats["borrowed"], stats["created"]) == (2, 1)
     if pool_size is not None:
-        assert stats["settings"]["pool_size"] == stats["size"] == pool_size
+        assert stats["settings"]["pool_size"] == pool_size and stats["size"] == 1
     return stats
 
 

@@ -165,7 +165,7 @@ def test_the_pool_state_shown_is_the_pools_stats_after_the_view(toolbar: Client)
 
     shown = page.figures(found["target"])
     assert shown == {key: found[key] for key in panel_module.POOL_STATE}
-    assert (shown["checked_out"], shown["idle"], shown["size"]) == (1, 0, 5)
+    assert (shown["checked_out"], shown["idle"], shown["size"]) == (1, 0, 1)
     assert "pool_size=5" in page.content and "max_overflow=10" in page.content
     assert '<td data-stat="checked_out">1</td>' in page.content
     assert '<td data-stat="idle">0</td>' in page.content

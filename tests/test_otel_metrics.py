@@ -88,13 +88,20 @@ def test_connections_are_counted_used_while_held_and_idle_once_given_back(make_w
     assert held.units["db.client.connection.count"] == "{connection}"
 
 
-def test_max_and_idle_max_are_the_pools_limits(make_wrapper, reader):
-    wrapper = make_wrapper(pool={"pool_size": 3, "max_overflow": 2})
+def test_max_and_idle_bounds_are_the_pools_limits(make_wrapper, reader):
+    wrapper = make_wrapper(pool={"pool_size": 3, "max_overflow": 2, "min_idle": 2})
     connection_id(wrapper)
     found = Collected(reader)
 
     assert found.value("max") == 5 == django_mysqlpool.pool_stats()[0]["max_connections"]
-    assert found.value("idle.max") == 3  # pool_size: a give-back beyond it is closed
+    assert found.value("idle.max") == 5  # every one may stay idle until max_idle
+    assert found.value("idle.min") == 2  # min_idle
+
+
+def test_a_queuepools_idle_max_is_its_pool_size(make_wrapper, reader):
+    wrapper = make_wrapper(pool={"backend": "QueuePool", "pool_size": 3, "max_overflow": 2})
+    connection_id(wrapper)
+    assert Collected(reader).value("idle.max") == 3  # a give-back beyond it is closed
 
 
 def test_a_borrower_queued_for_the_only_connection_is_a_pending_request(make_wrapper, reader):

@@ -41,7 +41,8 @@ def test_collector_reports_each_pool_by_target_at_scrape_time(make_wrapper):
     returned = samples(generate_latest(registry).decode())
 
     assert held[("mysqlpool_checked_out", target)] == 1
-    assert held[("mysqlpool_size", target)] == 2
+    assert held[("mysqlpool_size", target)] == 1  # open connections, as the server sees
+    assert held[("mysqlpool_idle_min", target)] == 2  # min_idle: pool_size by default
     assert held[("mysqlpool_max_connections", target)] == 12
     assert held[("mysqlpool_borrowed_total", target)] == 1
     assert held[("mysqlpool_created_total", target)] == 1

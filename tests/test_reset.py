@@ -75,7 +75,7 @@ def test_uncommitted_write_on_an_alias_without_autocommit_is_rolled_back(
 
 def test_atomic_block_left_open_by_a_dropped_wrapper_is_rolled_back(make_wrapper, table, observer):
     """A thread that dies mid-transaction drops its connection: the pool rolls it back."""
-    wrapper = make_wrapper(pool={"pool_size": 1})
+    wrapper = make_wrapper(pool={"pool_size": 1, "max_overflow": 0})  # no new one meanwhile
     first = connection_id(wrapper)
     wrapper.set_autocommit(False)  # what entering transaction.atomic() does
     with wrapper.cursor() as cursor:

@@ -21,14 +21,14 @@ def connect_error(make_wrapper, **kwargs) -> str:
 @pytest.mark.parametrize(
     ("backend", "expected"),
     [
-        ("NoSuchPool", "MYSQLPOOL_BACKEND must be one of 'QueuePool'"),
+        ("NoSuchPool", "MYSQLPOOL_BACKEND must be one of 'ElasticPool', 'QueuePool'"),
         ("os.path", "got 'os.path'"),
         ("sqlalchemy.pool.AsyncAdaptedQueuePool", "an asyncio pool"),
         ("collections.OrderedDict", "a dotted path to a sqlalchemy.pool.Pool subclass"),
         ("StaticPool", "hands the same connection to every thread at once"),
         ("SingletonThreadPool", "one connection per thread, shared by every borrow"),
         ("sqlalchemy.pool.AssertionPool", "raises on a second borrower"),
-        ("sqlalchemy.pool.base.Pool", "neither a QueuePool nor a NullPool"),
+        ("sqlalchemy.pool.base.Pool", "neither an ElasticPool, a QueuePool nor a NullPool"),
         (False, "got False"),
         (0, "got 0"),
     ],
@@ -53,7 +53,7 @@ def test_unknown_backend_names_the_setting_and_what_is_allowed(
         ({"pool_size": True}, "got True"),
         (
             {"poolsize": 3},
-            "unknown argument 'poolsize' for QueuePool; allowed: echo, host_backoff, hosts",
+            "unknown argument 'poolsize' for ElasticPool; allowed: echo, host_backoff, hosts",
         ),
         ({"creator": print}, "'creator'] is managed by django-mysqlpool"),
         ({"reset_on_return": "commit"}, "must be 'rollback'"),
@@ -91,7 +91,7 @@ def test_per_alias_dict_overrides_global_arguments(make_wrapper, settings):
     settings.MYSQLPOOL_ARGUMENTS = {"pool_size": 7, "max_overflow": 1}
     connection_id(make_wrapper(pool={"pool_size": 2}))
     [stats] = django_mysqlpool.pool_stats()
-    assert stats["size"] == 2
+    assert stats["settings"]["pool_size"] == 2 and stats["size"] == 1  # the setting; open
 
 
 def test_pool_false_bypasses_the_pool(make_wrapper, observer):
@@ -117,7 +117,7 @@ def test_0_2_1_arguments_warn_and_are_ignored(make_wrapper, settings, legacy):
     wrapper = make_wrapper()
     with pytest.warns(DeprecationWarning, match=rf"MYSQLPOOL_ARGUMENTS\['{legacy}'\] is ignored"):
         connection_id(wrapper)
-    assert django_mysqlpool.pool_stats()[0]["size"] == 4
+    assert django_mysqlpool.pool_stats()[0]["settings"]["pool_size"] == 4
 
 
 def test_0_2_1_poolclass_argument_still_chooses_the_backend(make_wrapper, settings, observer):

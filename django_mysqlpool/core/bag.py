@@ -79,6 +79,21 @@ class Bag:
 
         False, leaving it in ``source``, when nobody waits and ``keep`` records are idle.
         """
+        if self.hand_to_waiter(source, key):
+            return True
+        if len(self.idle) >= self.keep:
+            return False
+        self.idle.append(source.pop(key))
+        if self.waiters:  # one queued up after our look: it may have missed this record
+            self._serve_from_idle()
+        return True
+
+    def hand_to_waiter(self, source: dict[Any, Any], key: Any) -> bool:
+        """Move ``source[key]`` to the longest waiter; False, leaving it, if nobody waits.
+
+        A record without a connection (its slot) goes only this way: the waiter connects
+        it, in its turn, with what its own ``timeout`` has left.
+        """
         while self.waiters:
             try:
                 ref = self.waiters.popleft()
@@ -92,12 +107,7 @@ class Bag:
             self.handed[ref, next(self._tickets)] = source.pop(key)
             self._handed_to(waiter)
             return True
-        if len(self.idle) >= self.keep:
-            return False
-        self.idle.append(source.pop(key))
-        if self.waiters:  # one queued up after our look: it may have missed this record
-            self._serve_from_idle()
-        return True
+        return False
 
     def _handed_to(self, waiter: Waiter) -> None:
         waiter.alarm()

@@ -22,8 +22,10 @@ class ConfigError(ValueError):
     """A pool setting is invalid; the message names it and says how to fix it."""
 
 
-DEFAULT_BACKEND = "QueuePool"
-BUILTIN_BACKENDS = ("QueuePool", "NullPool")
+DEFAULT_BACKEND = "ElasticPool"
+BUILTIN_BACKENDS = ("ElasticPool", "QueuePool", "NullPool")
+#: Arguments only the default ``ElasticPool`` honours.
+ELASTIC_ARGUMENTS = ("min_idle", "max_idle", "max_waiting")
 #: SQLAlchemy pool classes that hand one connection to several borrowers at once (or
 #: refuse a second), which a pool shared by Django's threads must never do.
 SHARING_BACKENDS = {
@@ -67,6 +69,21 @@ RULES: dict[str, Rule] = {
         "a number of seconds, or -1 to never recycle (default: from the server's wait_timeout)",
     ),
     "use_lifo": Rule(lambda v: isinstance(v, bool), "True or False"),
+    "min_idle": Rule(
+        lambda v: v is None or (_is_int(v) and v >= 0),
+        "an int from 0 to pool_size: connections kept open when the pool is idle "
+        "(default: pool_size)",
+    ),
+    "max_idle": Rule(
+        lambda v: v is None or (_is_number(v) and v > 0),
+        "a number of seconds > 0 an idle connection beyond min_idle stays open unused "
+        "(default 600), or None for never",
+    ),
+    "max_waiting": Rule(
+        lambda v: _is_int(v) and v >= 0,
+        "an int >= 0: borrowers that may queue for a connection before the next is "
+        "refused at once (default 0: no bound)",
+    ),
     "pre_ping": Rule(lambda v: isinstance(v, bool), "True or False"),
     "pre_ping_after": Rule(
         lambda v: _is_number(v) and v >= 0,
@@ -135,6 +152,9 @@ DEFAULTS: dict[str, Any] = {
     "timeout": 30.0,
     "recycle": None,
     "use_lifo": False,
+    "min_idle": None,  # pool_size
+    "max_idle": 600.0,
+    "max_waiting": 0,
     "pre_ping": False,
     "pre_ping_after": DEFAULT_PRE_PING_AFTER,
     "reset": "auto",
@@ -178,6 +198,8 @@ class PoolConfig:
         """Every argument the backend takes, with its value in force."""
         accepted = sorted(accepted_arguments(self.backend))
         values = {name: self.arguments.get(name, DEFAULTS.get(name)) for name in accepted}
+        if "min_idle" in values and values["min_idle"] is None:
+            values["min_idle"] = values.get("pool_size")
         return {"backend": self.backend.__name__, **values}
 
     def connection_limit(self) -> int | None:
@@ -187,6 +209,19 @@ class PoolConfig:
             return None
         size, overflow = effective["pool_size"], effective["max_overflow"]
         return None if size == 0 or overflow < 0 else int(size + overflow)
+
+
+def _check_min_idle(arguments: Mapping[str, Any], setting: str) -> None:
+    min_idle, pool_size = (
+        arguments.get("min_idle"),
+        arguments.get("pool_size", DEFAULTS["pool_size"]),
+    )
+    if min_idle is not None and pool_size and min_idle > pool_size:
+        raise ConfigError(
+            f"{setting}['min_idle'] must be at most pool_size ({pool_size}), got {min_idle}: "
+            f"connections beyond pool_size are overflow, closed once unused for max_idle. "
+            f"Lower 'min_idle' or raise 'pool_size'."
+        )
 
 
 def _hosts() -> Any:
@@ -213,7 +248,11 @@ def load_backend(value: Any, setting: str) -> type[sa_pool.Pool]:
             f"pool_size=1, max_overflow=0 for a single connection) or 'NullPool'."
         )
     if isinstance(value, str):
-        if "." not in value:
+        if value == "ElasticPool":
+            from .elastic import ElasticPool
+
+            backend = ElasticPool
+        elif "." not in value:
             backend = getattr(sa_pool, value, None) if value in BUILTIN_BACKENDS else None
         else:
             module_name, _, class_name = value.rpartition(".")
@@ -228,11 +267,13 @@ def load_backend(value: Any, setting: str) -> type[sa_pool.Pool]:
             f"{setting} is {value!r}, an asyncio pool; Django's MySQL drivers are "
             f"synchronous. Use 'QueuePool'."
         )
-    if not issubclass(backend, (sa_pool.QueuePool, sa_pool.NullPool)):
+    from .elastic import ElasticPool
+
+    if not issubclass(backend, (ElasticPool, sa_pool.QueuePool, sa_pool.NullPool)):
         raise ConfigError(
-            f"{setting} is {value!r}, which is neither a QueuePool nor a NullPool (sub)class: "
-            f"only those hand each connection to one borrower at a time. Use 'QueuePool' "
-            f"or a subclass of it."
+            f"{setting} is {value!r}, which is neither an ElasticPool, a QueuePool nor a "
+            f"NullPool (sub)class: only those hand each connection to one borrower at a "
+            f"time. Remove {setting} for the default ('ElasticPool'), or use 'QueuePool'."
         )
     return backend
 
@@ -254,6 +295,13 @@ def validate_arguments(arguments: Any, setting: str, backend: type[sa_pool.Pool]
         if name in MANAGED_ARGUMENTS:
             raise ConfigError(
                 f"{setting}[{name!r}] is managed by django-mysqlpool and cannot be set; remove it."
+            )
+        if name in ELASTIC_ARGUMENTS and name not in accepted:
+            raise ConfigError(
+                f"{setting}[{name!r}] is honoured only by the default pool class "
+                f"(ElasticPool), and this pool is a {backend.__name__}. Remove "
+                f"MYSQLPOOL_BACKEND (or the alias's 'backend') to use the default, or "
+                f"remove {name!r}."
             )
         if name not in accepted:
             raise ConfigError(
@@ -330,6 +378,7 @@ def build(
         global_arguments = {k: v for k, v in global_arguments.items() if k in accepted}
     arguments = validate_arguments(global_arguments, "MYSQLPOOL_ARGUMENTS", backend)
     arguments.update(validate_arguments(overrides, where, backend))
+    _check_min_idle(arguments, where if "min_idle" in overrides else "MYSQLPOOL_ARGUMENTS")
     return PoolConfig(
         backend=backend,
         setting=where if isinstance(pool_option, Mapping) else "MYSQLPOOL_ARGUMENTS",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import MySQLdb
 
-__all__ = ["PoolError", "PoolTimeout"]
+__all__ = ["PoolError", "PoolTimeout", "TooManyWaiting"]
 
 
 class PoolError(MySQLdb.OperationalError):  # type: ignore[misc]
@@ -18,3 +18,7 @@ class PoolError(MySQLdb.OperationalError):  # type: ignore[misc]
 
 class PoolTimeout(PoolError):
     """No pooled connection became free within the pool's ``timeout``."""
+
+
+class TooManyWaiting(PoolError):
+    """``max_waiting`` borrowers were already queued: this one was refused at once."""

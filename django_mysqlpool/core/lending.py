@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import random
 import threading
 import time
 import weakref
@@ -40,10 +41,22 @@ from typing import Any, NoReturn
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.pool import Pool
 
-from . import connecting, driver, fork, leaks, liveness, observers, reset, thread_end
+from . import (
+    connecting,
+    driver,
+    fork,
+    housekeeping,
+    leaks,
+    liveness,
+    observers,
+    reset,
+    stats,
+    thread_end,
+)
 from .bag import Bag, Waiter
 from .config import DEFAULTS, PoolConfig
-from .errors import PoolError, PoolTimeout
+from .elastic import SLOT, ElasticPool, is_slot
+from .errors import PoolError, PoolTimeout, TooManyWaiting
 from .handle import PooledConnection
 from .hosts import HostList
 from .stats import WAITED, PoolCounters
@@ -112,6 +125,16 @@ class RegisteredPool:
     #: Every lease (a lent record and a weak reference to the handle that holds it), by
     #: the lease's id: a record is lent many times, a lease once.
     holders: dict[int, Lease] = field(default_factory=dict)
+    #: The pool when it is the default ``ElasticPool`` (slots and idle connections ours),
+    #: None for a SQLAlchemy class a user chose (``QueuePool``, ``NullPool``...).
+    elastic: ElasticPool | None = None
+    #: When the housekeeper may next open connections up to ``min_idle`` (monotonic), and
+    #: the backoff that set it (doubling while connecting fails, at most 60 s).
+    top_up_at: float = 0.0
+    top_up_backoff: float = 0.0
+    #: Connections lost (discarded, closed by the server) that the housekeeper is to
+    #: replace, up to ``min_idle``: it replaces losses, it does not warm a pool up.
+    to_replace: int = 0
     #: The setup assignments accepted as Django's own (``targets.django_setup``); none
     #: for connections made outside Django.
     django_setup: frozenset[tuple[str, str]] = frozenset()
@@ -173,17 +196,14 @@ class RegisteredPool:
         try:
             while True:
                 waited = 0.0 if waiter is None else time.monotonic() - started
-                if self.has_room():  # else _do_get would refuse, at the cost of an exception
-                    try:
-                        self.in_hand[me] = self.pool._do_get()  # an idle one, or a new one
-                        return waited
-                    except sa_exc.TimeoutError:
-                        pass  # taken by another borrower meanwhile
+                if self._open_into(me):
+                    return waited
                 if waiter is None:
                     # Before queueing up: connections of ended threads (or dropped handles)
                     # come back now rather than at the reaper's next look.
                     if self._adopt_unheld() and self.bag.take(self.in_hand, me):
                         return 0.0
+                    self._refuse_beyond_max_waiting()
                     waiter = Waiter()
                 self.bag.wait(waiter, min(WAIT_SLICE, max(0.0, deadline - time.monotonic())))
                 if self.bag.collect(waiter, self.in_hand, me):
@@ -330,6 +350,157 @@ class RegisteredPool:
             given_back += 1
         return given_back
 
+    def housekeep(self, now: float) -> None:
+        """The housekeeper's round (``housekeeping.py``): strays back, surplus closed,
+        ``min_idle`` restored. Off every borrower's path; an interruption settles what it
+        left in this thread's hand, as on a borrower's."""
+        if self.has_strays():
+            self.reclaim()
+        elastic = self.elastic
+        if elastic is None or self.retired:
+            return
+        me = threading.get_ident()
+        try:
+            self._close_dead_idle(me)
+            if elastic.max_idle is not None:
+                self._close_unused(me, now, elastic)
+            if self.to_replace and now >= self.top_up_at and self._quiet():
+                self._top_up(me, elastic)
+        except BaseException as error:
+            self._settle_leftovers(me, error)
+            raise
+
+    def _close_dead_idle(self, me: int) -> None:
+        """Close idle connections the server closed (KILL, restart, ``wait_timeout``), so
+        that the stats say what the server shows without waiting for a borrow to find out.
+
+        A poll of each socket, no round trip. A connection lent meanwhile is not idle any
+        more (``remove`` fails) and stays its borrower's. The housekeeper's thread is not
+        a borrower's: no KeyboardInterrupt or gevent timeout lands between its claim
+        (``remove``) and the hand it puts the record in.
+        """
+        idle = self.bag.idle
+        for record in list(idle):
+            probe = record.info.get(PROBE)
+            if probe is None or not probe.has_news():
+                continue
+            try:
+                idle.remove(record)  # the claim
+            except ValueError:
+                continue  # lent meanwhile: its borrower's check finds out
+            self.in_hand[me] = record
+            self.counters.count(stats.CLOSED_DEAD)
+            self._note_lost()
+            record.invalidate(
+                sa_exc.DisconnectionError(
+                    f"connection to {self.target}: closed by the server while idle"
+                )
+            )
+            self._close_in_hand(me)
+
+    def _close_unused(self, me: int, now: float, elastic: ElasticPool) -> None:
+        """Close idle connections unused for ``max_idle``, least recently used first,
+        down to ``min_idle``."""
+        idle, max_idle = self.bag.idle, float(elastic.max_idle or 0)
+        while len(idle) > elastic.min_idle and not self.bag.waiters:
+            try:
+                oldest = idle[0]
+            except IndexError:
+                return
+            if now - oldest.info.get(IDLE_SINCE, now) < max_idle:
+                return
+            try:
+                self.in_hand[me] = idle.popleft()  # the claim: a borrower takes the other end
+            except IndexError:
+                return
+            if self.in_hand[me] is not oldest:  # lent and given back meanwhile: recent now
+                if not self.bag.put(self.in_hand, me):
+                    self._close_in_hand(me)
+                return
+            self.counters.count(stats.CLOSED_IDLE)
+            self._close_in_hand(me)
+
+    def _quiet(self) -> bool:
+        """Nothing lent, nobody waiting, no outage: the time to replace lost connections.
+
+        A busy pool's borrowers open what they need themselves; a replacement opened
+        meanwhile would hold a slot they want while it connects (a whole connect timeout,
+        against a server that stopped answering).
+        """
+        return not self.holders and not self.bag.waiters and self.gate.outage is None
+
+    def _top_up(self, me: int, elastic: ElasticPool) -> None:
+        """Replace lost connections, up to ``min_idle``, backing off while connecting fails."""
+        while self.to_replace > 0 and not self.retired and self._quiet():
+            if elastic.slots.in_use() >= elastic.min_idle or not self._open_into(me):
+                self.to_replace = 0
+                return
+            self.gate.borrow_started[me] = time.monotonic()  # ``timeout`` bounds the connect
+            try:
+                self._live_connection(self.in_hand[me])
+            except Exception as error:
+                self._settle_leftovers(me, error)
+                self.top_up_backoff = min(60.0, max(1.0, self.top_up_backoff * 2))
+                self.top_up_at = time.monotonic() + self.top_up_backoff * random.uniform(0.5, 1)
+                return
+            self.in_hand[me].info[IDLE_SINCE] = time.monotonic()
+            self.to_replace -= 1
+            if not self.bag.put(self.in_hand, me):
+                self._close_in_hand(me)
+        self.top_up_backoff = 0.0
+
+    def warm_up(self, timeout: float | None) -> int:
+        """Open connections up to ``min_idle`` (a QueuePool: ``pool_size``) now, in
+        parallel, and return once they are open or ``timeout`` passes; how many opened.
+
+        Idempotent: what is open already counts. The first connect error is raised (the
+        driver's own, as a borrow would raise it); connections that did open stay.
+        """
+        elastic = self.elastic
+        wanted = (
+            elastic.min_idle
+            if elastic is not None
+            else self.config.effective().get("pool_size") or 0
+        )
+        missing = wanted - stats.connection_states(self)[stats.SIZE]
+        if missing <= 0:
+            return 0
+        opened: list[bool] = []
+        errors: list[BaseException] = []
+        workers = [
+            threading.Thread(
+                target=self._open_one_idle,
+                args=(opened, errors),
+                name="django-mysqlpool warm-up",
+                daemon=True,
+            )
+            for _ in range(missing)
+        ]
+        for worker in workers:
+            worker.start()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for worker in workers:
+            worker.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        if errors:
+            self._raise_translated(errors[0])
+        return len(opened)
+
+    def _open_one_idle(self, opened: list[bool], errors: list[BaseException]) -> None:
+        """One warm-up connection: opened and left idle (a waiting borrower gets it)."""
+        me = threading.get_ident()
+        try:
+            if not self._open_into(me):
+                return  # full meanwhile: borrowers opened what they needed
+            self.gate.borrow_started[me] = time.monotonic()  # ``timeout`` bounds the connect
+            self._live_connection(self.in_hand[me])
+            self.in_hand[me].info[IDLE_SINCE] = time.monotonic()
+            if not self.bag.put(self.in_hand, me):
+                self._close_in_hand(me)
+            opened.append(True)
+        except BaseException as error:
+            self._settle_leftovers(me, error)
+            errors.append(error)
+
     def has_strays(self) -> bool:
         """Whether anything is lent or orphaned (the reaper's cheap look)."""
         return bool(self.holders or self.orphans)
@@ -349,26 +520,94 @@ class RegisteredPool:
         """Reset the record this thread holds and check it in (or discard it)."""
         record = self.in_hand[me]
         raw = record.dbapi_connection
-        if raw is not None and not self.retired:
+        now = record.info[IDLE_SINCE] = time.monotonic()  # for max_idle and pre_ping_after
+        usable = raw is not None
+        if usable and not self.retired:
             try:
-                self._reset(record, raw)
+                self._reset(record, raw, now)
             except Exception as error:  # never lend it again
                 self._discard_lost(raw, error)
                 record.invalidate(error)
-        config = self.config
-        if config.pre_ping:
-            record.info[IDLE_SINCE] = time.monotonic()
-        if config.leak_timeout:
+                usable = False
+        if self.config.leak_timeout:
             self._forget_lent(record)
-        if self.retired or not self.bag.put(self.in_hand, me):
-            # Beyond the idle records the pool keeps (an overflow connection; NullPool):
-            # SQLAlchemy keeps the slot and closes the connection.
+        if self.retired:
+            self._close_in_hand(me)
+        elif self.elastic is not None and not usable:
+            # The bag's idle records are open connections only. Its slot goes to the
+            # longest waiter, which connects it in turn (first come, first served, as a
+            # connection would be), else back to the free slots.
             record.close()
-            self.in_hand.pop(me).checkin(_fairy_was_created=False)
+            if not self.bag.hand_to_waiter(self.in_hand, me):
+                self._close_in_hand(me)
+                self._note_lost()
+        elif not self.bag.put(self.in_hand, me):
+            # Beyond the idle records the pool keeps (an overflow connection of a
+            # QueuePool; NullPool): SQLAlchemy keeps the slot and closes the connection.
+            self._close_in_hand(me)
         if self.retired:  # retired while we were returning: close what we put back
             self.close_idle()
 
-    def _reset(self, record: Any, raw: Any) -> None:
+    def _open_into(self, me: int) -> bool:
+        """Put a new record in this thread's hand, or False when the pool is full.
+
+        ``ElasticPool``: a slot token first, then a record holding it, not connected yet
+        (``_live_connection`` connects it): each a one-statement move, so an interruption
+        leaves either the token (given back by ``_settle_leftovers``) or the record in
+        hand. A user's ``QueuePool``: its ``_do_get``, asked without waiting (it connects).
+        """
+        elastic = self.elastic
+        if elastic is None:
+            if not self.has_room():  # else _do_get would refuse, at the cost of an exception
+                return False
+            try:
+                self.in_hand[me] = self.pool._do_get()  # an idle one, or a new one
+            except sa_exc.TimeoutError:
+                return False  # taken by another borrower meanwhile
+            return True
+        if not elastic.slots.take_into(self.in_hand, me):
+            return False
+        record = elastic.new_record()
+        record.record_info[SLOT] = self.in_hand[me]
+        self.in_hand[me] = record
+        if elastic.slots.in_use() > elastic.min_idle:
+            housekeeping.start()  # a surplus to close once it stays unused
+        return True
+
+    def _close_in_hand(self, me: int) -> None:
+        """Close the connection of the record in this thread's hand and free its slot."""
+        record = self.in_hand[me]
+        record.close()
+        elastic = self.elastic
+        if elastic is None:
+            self.in_hand.pop(me).checkin(_fairy_was_created=False)
+        else:
+            elastic.slots.free.append(self.in_hand.pop(me).record_info.pop(SLOT))
+
+    def _note_lost(self) -> None:
+        """A connection of an ``ElasticPool`` closed for good: the housekeeper replaces
+        it (up to ``min_idle``) in the background."""
+        self.to_replace += 1  # approximate under races: a replacement more or less
+        elastic = self.elastic
+        if elastic is not None and elastic.min_idle:
+            housekeeping.start()
+
+    def _refuse_beyond_max_waiting(self) -> None:
+        """``max_waiting``: a borrower that would queue beyond it fails at once."""
+        elastic = self.elastic
+        if elastic is None or not elastic.max_waiting:
+            return
+        if len(self.bag.waiters) >= elastic.max_waiting:
+            self.counters.count(stats.REFUSED)
+            raise TooManyWaiting(
+                f"django-mysqlpool: {len(self.bag.waiters)} borrowers are already waiting "
+                f"for a connection to {self.target}, the most 'max_waiting' "
+                f"({elastic.max_waiting}) allows: this one is refused at once. Raise "
+                f"'max_waiting' (0: no bound) or 'pool_size' / 'max_overflow' in "
+                f"{self.setting}, or find what holds the connections (leak_timeout)."
+            )
+
+    def _reset(self, record: Any, raw: Any, now: float) -> None:
         info = record.info
         # A borrow that lasted long may have met a server that stopped answering (a read
         # timeout); only then is the socket worth a look now. A quick borrow's dead
@@ -380,7 +619,7 @@ class RegisteredPool:
                 raise reset.UnusableConnection(
                     "the client library closed it after an error", lost=True
                 )
-            if time.monotonic() - info[LENT_AT] >= _SLOW_BORROW:
+            if now - info[LENT_AT] >= _SLOW_BORROW:
                 has_news = probe.has_news
         reset.reset_for_next_borrower(raw, info, self.config.reset, self.recipe, has_news)
 
@@ -409,11 +648,19 @@ class RegisteredPool:
         if me not in self.in_hand:
             return
         record = self.in_hand[me]
+        if is_slot(record):  # interrupted before a record was made for the slot
+            assert self.elastic is not None
+            self.elastic.slots.free.append(self.in_hand.pop(me))
+            return
         self._forget_lent(record)
         for key, lease in list(self.holders.items()):
             if lease[0] is record:  # registered before the interruption: no longer lent
                 self.holders.pop(key, None)
         cause = f" ({error!r})" if error is not None else ""
+        if self.elastic is not None:
+            self._close_in_hand(me)
+            self._note_lost()
+            return
         self.in_hand.pop(me)._checkin_failed(
             PoolError(f"its state is unknown: a borrow or give-back ended early{cause}"),
             _fairy_was_created=False,
@@ -496,8 +743,7 @@ class RegisteredPool:
         me = threading.get_ident()
         try:
             while self.bag.drain_idle(self.in_hand, me):
-                self.in_hand[me].close()
-                self.in_hand.pop(me).checkin(_fairy_was_created=False)
+                self._close_in_hand(me)
         except BaseException as error:
             self._settle_leftovers(me, error)
             raise

@@ -8,6 +8,7 @@ server's ``wait_timeout`` to derive ``recycle``. Borrow and give-back are ``lend
 from __future__ import annotations
 
 import logging
+import random
 import time
 from typing import Any
 
@@ -40,6 +41,8 @@ def listen(registered: RegisteredPool) -> None:
         record.info[PROBE] = liveness.probe_for(raw)
         record.info[reset.NOTES] = notes_for(registered, raw)
         reset.remember_initial_state(raw, record.info)
+        # Connections opened together (a burst) are not all recycled on the same borrow.
+        record.starttime -= random.uniform(0, recycle_spread(pool._recycle))
 
     @event.listens_for(pool, "invalidate")
     def discarded(raw: Any, record: Any, error: Any) -> None:
@@ -77,6 +80,20 @@ def server_wait_timeout(raw: Any) -> int:
         return int(cursor.fetchone()[0])
     finally:
         cursor.close()
+
+
+#: A connection's ``recycle`` deadline is brought forward by a random part of this much
+#: of ``recycle`` (at most ``_MAX_RECYCLE_SPREAD`` seconds), as psycopg_pool and HikariCP
+#: spread their maximum lifetimes.
+RECYCLE_SPREAD = 0.1
+_MAX_RECYCLE_SPREAD = 60.0
+
+
+def recycle_spread(recycle: float) -> float:
+    """How far a connection's recycling may be brought forward (0 when it never is)."""
+    if recycle is None or recycle <= 0:
+        return 0.0
+    return min(recycle * RECYCLE_SPREAD, _MAX_RECYCLE_SPREAD)
 
 
 def recycle_for(wait_timeout: int) -> int:

@@ -13,9 +13,10 @@ from collections.abc import Callable, Hashable, Mapping
 from types import ModuleType
 from typing import Any
 
-from . import connecting, driver, fork, hosts, pool_events, reset, targets, thread_end
+from . import connecting, driver, fork, hosts, housekeeping, pool_events, reset, targets
 from .bag import Bag
 from .config import DEFAULTS, PoolConfig, accepted_arguments
+from .elastic import ElasticPool
 from .lending import RegisteredPool
 
 __all__ = ["RegisteredPool", "all_pools", "pool_for", "registry", "retire"]
@@ -164,10 +165,12 @@ def _build(
         recycle=config.recycle if config.recycle is not None else -1,  # type: ignore[arg-type]
         **arguments,
     )
+    if isinstance(registered.pool, ElasticPool):
+        registered.elastic = registered.pool
     registered.bag = _bag_for(registered.pool)
     registered.has_room = _room_check(registered.pool, config)
     pool_events.listen(registered)
-    thread_end.watch(registered)
+    housekeeping.watch(registered)
     return registered
 
 
@@ -187,7 +190,10 @@ def _room_check(pool: Any, config: PoolConfig) -> Callable[[], bool]:
 
 
 def _bag_for(pool: Any) -> Bag:
-    """Keeps as many idle connections as SQLAlchemy's queue would, in the same order."""
+    """``ElasticPool``: every connection may stay idle (the housekeeper trims them), lent
+    most recently used first. A QueuePool: as many as its queue would, in its order."""
+    if isinstance(pool, ElasticPool):
+        return Bag(keep=pool.slots.limit, lifo=True)
     queue = getattr(pool, "_pool", None)
     if queue is None:  # NullPool: nothing stays idle
         return Bag(keep=0, lifo=False)

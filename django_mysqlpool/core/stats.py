@@ -43,9 +43,20 @@ CAPABILITIES = "capabilities"
 # Added in 1.1 (issue 13): borrowers queued for a connection right now.
 PENDING = "pending"
 
+# Added in 1.2 (issue 22): connections closed, by reason, and borrowers refused.
+CLOSED_IDLE = "closed_idle"  # unused for max_idle beyond min_idle
+CLOSED_DEAD = "closed_dead"  # found closed by the server while idle (housekeeper)
+REFUSED = "refused"  # max_waiting borrowers were already queued
+OPENING = "opening"  # connections being opened or closed right now
+IDLE_MIN = "idle_min"  # connections kept open when idle (min_idle; None: no such bound)
+IDLE_MAX = "idle_max"  # the most connections that may stay idle
+
 #: The counters (monotonic) among the keys, for collectors that need to tell them apart.
 COUNTERS = (
     CREATED,
+    CLOSED_IDLE,
+    CLOSED_DEAD,
+    REFUSED,
     BORROWED,
     DISCARDED,
     TIMEOUTS,
@@ -139,17 +150,13 @@ class PoolCounters:
 
 def snapshot(registered: RegisteredPool) -> dict[str, Any]:
     """One pool's stats as a plain dict (no password anywhere)."""
-    pool = registered.pool
     counters = registered.counters.read()
-    size = _ask(pool, "size", registered.config.arguments.get("pool_size"))
     found = {
         TARGET: registered.target,
-        SIZE: size,
-        CHECKED_OUT: len(registered.holders),
-        OVERFLOW: max(_ask(pool, "overflow", 0), 0),
-        IDLE: len(registered.bag) + _ask(pool, "checkedin", 0),
+        **connection_states(registered),
         PENDING: len(registered.bag.waiters),
         MAX_CONNECTIONS: registered.max_connections(),
+        **idle_bounds(registered),
         **counters,
         AGE_SECONDS: round(time.monotonic() - registered.created_at, 3),
         SETTINGS: registered.effective_settings(),
@@ -162,7 +169,44 @@ def snapshot(registered: RegisteredPool) -> dict[str, Any]:
     return found
 
 
-def _ask(pool: Any, method: str, default: Any) -> Any:
-    """A QueuePool figure; other pool classes lack these methods."""
-    answer = getattr(pool, method, None)
-    return answer() if callable(answer) else default
+def connection_states(registered: RegisteredPool) -> dict[str, int]:
+    """Open server connections and where each is: idle, lent (checked out), or being
+    opened, reset or closed; ``overflow`` is how many are open beyond ``pool_size``.
+
+    Every figure counts connections that are open now (what the server's process list
+    shows), read from the one place each sits: ``size == idle + checked_out + opening``.
+    """
+    idle = len(registered.bag.idle) + len(registered.bag.handed)
+    lent = len(registered.holders)
+    elastic = registered.elastic
+    if elastic is not None:
+        size = elastic.slots.in_use()
+    else:  # a user's QueuePool keeps closed records as placeholders: count open ones
+        queue = getattr(getattr(registered.pool, "_pool", None), "queue", ())
+        records = [*list(registered.bag.idle), *list(registered.bag.handed.values())]
+        records += [*list(queue), *list(registered.in_hand.values())]
+        records += [lease[0] for lease in list(registered.holders.values())]
+        size = sum(1 for record in records if getattr(record, "dbapi_connection", None))
+        idle = sum(1 for record in records[: idle + len(queue)] if record.dbapi_connection)
+    pool_size = registered.config.effective().get("pool_size") or 0
+    opening = max(0, size - idle - lent)
+    return {
+        SIZE: size,
+        IDLE: idle,
+        CHECKED_OUT: lent,
+        OPENING: opening,
+        OVERFLOW: max(0, size - pool_size) if pool_size else 0,
+    }
+
+
+def idle_bounds(registered: RegisteredPool) -> dict[str, int | None]:
+    """How many connections stay open when idle, and how many may stay idle at most.
+
+    ``ElasticPool``: ``min_idle``, and every connection (the surplus closes after
+    ``max_idle``); a user's ``QueuePool``: no minimum, ``pool_size``.
+    """
+    elastic = registered.elastic
+    if elastic is not None:
+        return {IDLE_MIN: elastic.min_idle, IDLE_MAX: registered.max_connections()}
+    size = registered.config.effective().get("pool_size")
+    return {IDLE_MIN: None, IDLE_MAX: size or None}

@@ -9,27 +9,19 @@ gevent's monkey-patching): each lease keeps a weak reference to its thread's mar
 lease whose mark is dead belongs to an ended thread.
 
 Nothing runs at the thread's end (no finalizer, so no lock and no I/O where the rule
-forbids them): a reaper thread, started the first time a thread other than the main one
-borrows, looks every ``INTERVAL`` seconds and gives such connections back (rolled back,
-reset) through ``lending.RegisteredPool.reclaim``; a borrower that finds the pool empty
-reclaims them at once, before it queues up.
+forbids them): the housekeeper (``housekeeping.py``), started the first time a thread
+other than the main one borrows, looks every ``housekeeping.INTERVAL`` seconds and gives
+such connections back (rolled back, reset) through ``lending.RegisteredPool.reclaim``; a
+borrower that finds the pool empty reclaims them at once, before it queues up.
 """
 
 from __future__ import annotations
 
-import logging
 import threading
-import time
 import weakref
-from typing import Any, Protocol
+from typing import Any
 
-from . import fork
-
-logger = logging.getLogger("django_mysqlpool")
-
-#: How often the reaper looks; a connection comes back at most this long after its
-#: thread ended (plus the time its reset takes).
-INTERVAL = 0.25
+from . import housekeeping
 
 
 class _Mark:
@@ -38,21 +30,7 @@ class _Mark:
     __slots__ = ("__weakref__",)
 
 
-class Reclaimer(Protocol):
-    """A pool that can take back what ended threads and dropped handles left lent."""
-
-    retired: bool
-
-    def has_strays(self) -> bool: ...
-
-    def reclaim(self) -> int: ...
-
-
 _threads = threading.local()
-#: The pools to look at, by id, weakly (a retired or dropped pool is not kept alive).
-_pools: dict[int, weakref.ref[Any]] = {}
-_starting = threading.Lock()
-_reaper: threading.Thread | None = None
 
 
 def thread_mark() -> weakref.ref[Any]:
@@ -70,51 +48,6 @@ def _mark_this_thread() -> weakref.ref[Any]:
     mark = _Mark()
     ref = weakref.ref(mark)
     _threads.mark, _threads.ref = mark, ref
-    if _reaper is None and threading.current_thread() is not threading.main_thread():
-        _start_reaper()
+    if threading.current_thread() is not threading.main_thread():
+        housekeeping.start()  # someone must look after this thread's borrows
     return ref
-
-
-def watch(pool: Reclaimer) -> None:
-    """Have the reaper look at ``pool`` (called once, when the pool is built)."""
-    key = id(pool)
-    _pools[key] = weakref.ref(pool, lambda _ref: _pools.pop(key, None))
-
-
-def _start_reaper() -> None:
-    global _reaper
-    with _starting:  # once per process; a borrower's thread comes here once in its life
-        if _reaper is None:
-            reaper = threading.Thread(target=_reap, name="django-mysqlpool reaper", daemon=True)
-            reaper.start()
-            _reaper = reaper
-
-
-def _reap() -> None:
-    while True:
-        time.sleep(INTERVAL)
-        reap_once()
-
-
-def reap_once() -> int:
-    """Give back what ended threads and dropped handles left lent; how many came back."""
-    reclaimed = 0
-    for ref in list(_pools.values()):
-        pool = ref()
-        if pool is None or pool.retired or not pool.has_strays():
-            continue
-        try:
-            reclaimed += pool.reclaim()
-        except Exception:  # the reaper must outlive one bad connection or pool
-            logger.exception("django-mysqlpool: giving back a stranded connection failed")
-    return reclaimed
-
-
-def _forget_parent_threads() -> None:
-    """In a forked child: the parent's reaper and pools are not this process's."""
-    global _reaper, _starting
-    _reaper, _starting = None, threading.Lock()
-    _pools.clear()
-
-
-fork.register(_forget_parent_threads)

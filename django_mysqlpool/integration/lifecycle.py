@@ -6,10 +6,12 @@ key its connections would use, without connecting.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Hashable
 from typing import Any
 
-from ..core import pools, stats, targets
+from ..core import driver, pools, stats, targets
+from . import patch, pool_settings
 
 
 def _key_for_alias(alias: str) -> Hashable | None:
@@ -40,11 +42,62 @@ def pool_stats(alias: str | None = None) -> Any:
     return stats.snapshot(found[0]) if found else None
 
 
-def close_pool(alias: str | None = None) -> None:
+def close_pool(alias: str | None = None, timeout: float | None = None) -> None:
     """Close this process's pools (all, or the one ``alias`` uses).
 
-    Idle connections close now; borrowed ones close when given back. The next connection
-    builds a new pool from the current settings.
+    Idle connections close now; borrowed ones close when given back. With ``timeout``,
+    wait up to that many seconds for the borrowed ones to come back (and be closed)
+    before returning; those still out then close when given back, as without it. The next
+    connection builds a new pool from the current settings.
     """
-    for registered in _pools(alias):
+    retired = _pools(alias)
+    for registered in retired:
         pools.retire(registered)
+    if timeout is not None:
+        deadline = time.monotonic() + timeout
+        while any(registered.holders for registered in retired):
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(0.01)
+
+
+def warm_up(alias: str | None = None, timeout: float | None = None) -> None:
+    """Open each pooled alias's ``min_idle`` connections now (or ``alias``'s), in parallel.
+
+    Returns once they are open or ``timeout`` seconds have passed; idempotent (open
+    connections count). Raises the driver's error, as a query would, if the server refuses.
+    For a worker's start-up hook (gunicorn ``post_worker_init``, uWSGI ``postfork``, Celery
+    ``worker_process_init``): the first requests then find their connections open.
+    """
+    from django.db import connections
+
+    deadline = None if timeout is None else time.monotonic() + timeout
+    aliases = [alias] if alias is not None else list(connections)
+    for name in aliases:
+        registered = _pool_for_alias(name)
+        if registered is None:
+            continue
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        registered.warm_up(left)
+
+
+def _pool_for_alias(alias: str) -> pools.RegisteredPool | None:
+    """The pool ``alias`` borrows from, created as its first connect would create it;
+    None when the alias is not pooled (another vendor, another ENGINE, pool False)."""
+    from django.db import connections
+
+    wrapper = connections[alias]
+    if wrapper.vendor != "mysql" or not patch.is_pooled_engine(wrapper.settings_dict["ENGINE"]):
+        return None
+    params = dict(wrapper.get_connection_params())
+    pool_option = params.pop(targets.POOL_OPTION, True)
+    if pool_option is False:
+        return None
+    targets.add_django_autocommit(params, wrapper.settings_dict)
+    from django.db.backends.mysql.base import (  # type: ignore[attr-defined]
+        Database as database,
+    )
+
+    return pools.pool_for(
+        database, driver.original_connect(database), params, pool_option, pool_settings.resolve
+    )

@@ -45,7 +45,8 @@ HISTOGRAMS = {
 #: (name, pool_stats() key, unit, description) of the gauges besides the count.
 GAUGES = (
     ("db.client.connection.max", stats.MAX_CONNECTIONS, "{connection}", "pool_size + max_overflow"),
-    ("db.client.connection.idle.max", stats.SIZE, "{connection}", "idle ones kept: pool_size"),
+    ("db.client.connection.idle.max", stats.IDLE_MAX, "{connection}", "most that may stay idle"),
+    ("db.client.connection.idle.min", stats.IDLE_MIN, "{connection}", "kept open when idle"),
     ("db.client.connection.pending_requests", stats.PENDING, "{request}", "borrowers waiting"),
 )  # fmt: skip
 DEFAULT_BUFFER = 100_000
@@ -195,14 +196,13 @@ def _by_pool_name(key: str) -> dict[str, float]:
     """``pool_stats()[key]`` by target, the pool name.
 
     Pools of one target (aliases that differ only in pool options) are added up: one
-    name must have one value. A target with a pool without a limit (None; for ``size``,
-    0 too) has none.
+    name must have one value. A target with a pool without a limit (None) has none.
     """
     totals: dict[str, float] = {}
     unlimited: set[str] = set()
     for found in pool_stats():
         name, value = found[stats.TARGET], found[key]
-        if value is None or (key == stats.SIZE and value == 0):
+        if value is None:
             unlimited.add(name)
         else:
             totals[name] = totals.get(name, 0) + value

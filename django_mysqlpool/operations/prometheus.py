@@ -39,7 +39,10 @@ GAUGES = {
     stats.CHECKED_OUT: "connections borrowed now",
     stats.IDLE: "connections waiting in the pool",
     stats.PENDING: "borrowers waiting for a connection",
-    stats.SIZE: "pool_size",
+    stats.SIZE: "server connections open now (idle + checked out + opening)",
+    stats.OPENING: "connections being opened, reset or closed now",
+    stats.IDLE_MIN: "connections kept open when idle (min_idle)",
+    stats.IDLE_MAX: "the most connections that may stay idle",
     stats.OVERFLOW: "connections open beyond pool_size",
     stats.MAX_CONNECTIONS: "pool_size + max_overflow (absent without a limit)",
     stats.WAIT_SECONDS_MAX: "longest wait for a connection, seconds",
@@ -56,6 +59,9 @@ COUNTERS = {
     stats.DEAD_ON_BORROW: ("dead_on_borrow", "idle connections found dead and replaced"),
     stats.PING_FAILURES: ("ping_failures", "pre_ping pings that failed"),
     stats.CONNECT_ERRORS: ("connect_errors", "failed attempts to connect"),
+    stats.CLOSED_IDLE: ("closed_idle", "idle connections closed after max_idle"),
+    stats.CLOSED_DEAD: ("closed_dead", "idle connections found closed by the server"),
+    stats.REFUSED: ("refused", "borrowers refused at once beyond max_waiting"),
 }
 
 
