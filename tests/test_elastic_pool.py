@@ -285,3 +285,31 @@ def test_close_pool_with_a_timeout_waits_for_lent_connections_then_closes_them(
     print(f"close_pool(timeout=5) returned {took:.2f} s after, once the lent one came back")
     assert 0.25 <= took < 3
     assert until(lambda: server_connections(observer, pool_user) == 0, 2) < 2
+
+
+def test_stats_advise_a_larger_pool_after_borrowers_waited(handler_for):
+    connections = handler_for(pool_size=1, max_overflow=0, timeout=5)
+    waiters: list[threading.Thread] = []
+
+    def during() -> None:  # the one connection is held: a borrower waits for it
+        waiters.append(threading.Thread(target=lambda: connections["work"].ensure_connection()))
+        waiters[0].start()
+        until(lambda: stats()["pending"] == 1, 5)
+        time.sleep(0.05)
+
+    burst(connections, 1, during)
+    waiters[0].join(10)
+    [advice] = stats()["advice"]
+    assert advice.startswith("too small at peaks: 1 borrowers waited")
+
+
+def test_stats_advise_a_smaller_pool_when_the_peak_stayed_below_pool_size(handler_for, monkeypatch):
+    from django_mysqlpool.core import stats as pool_stats_module
+
+    monkeypatch.setattr(pool_stats_module, "ADVICE_AFTER_SECONDS", 0)
+    connections = handler_for(pool_size=5, max_overflow=0)
+    burst(connections, 2, lambda: None)
+    found = stats()
+    assert found["peak_size"] == 2
+    [advice] = found["advice"]
+    assert "at most 2 connections were open at once" in advice and "pool_size 2" in advice

@@ -43,6 +43,8 @@ ADDED_KEYS = {
     "refused",
     "idle_min",
     "idle_max",
+    "peak_size",
+    "advice",
 }
 
 

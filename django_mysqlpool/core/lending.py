@@ -135,6 +135,8 @@ class RegisteredPool:
     #: Connections lost (discarded, closed by the server) that the housekeeper is to
     #: replace, up to ``min_idle``: it replaces losses, it does not warm a pool up.
     to_replace: int = 0
+    #: The most connections this pool had open at once (``ElasticPool``; sizing advice).
+    peak_size: int = 0
     #: The setup assignments accepted as Django's own (``targets.django_setup``); none
     #: for connections made outside Django.
     django_setup: frozenset[tuple[str, str]] = frozenset()
@@ -570,7 +572,10 @@ class RegisteredPool:
         record = elastic.new_record()
         record.record_info[SLOT] = self.in_hand[me]
         self.in_hand[me] = record
-        if elastic.slots.in_use() > elastic.min_idle:
+        in_use = elastic.slots.in_use()
+        if in_use > self.peak_size:  # counted when opening (rare), not on every borrow
+            self.peak_size = in_use
+        if in_use > elastic.min_idle:
             housekeeping.start()  # a surplus to close once it stays unused
         return True
 

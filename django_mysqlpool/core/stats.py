@@ -50,6 +50,8 @@ REFUSED = "refused"  # max_waiting borrowers were already queued
 OPENING = "opening"  # connections being opened or closed right now
 IDLE_MIN = "idle_min"  # connections kept open when idle (min_idle; None: no such bound)
 IDLE_MAX = "idle_max"  # the most connections that may stay idle
+PEAK_SIZE = "peak_size"  # the most connections open at once since the pool started
+ADVICE = "advice"  # sizing advice from the figures above, as sentences
 
 #: The counters (monotonic) among the keys, for collectors that need to tell them apart.
 COUNTERS = (
@@ -157,6 +159,7 @@ def snapshot(registered: RegisteredPool) -> dict[str, Any]:
         PENDING: len(registered.bag.waiters),
         MAX_CONNECTIONS: registered.max_connections(),
         **idle_bounds(registered),
+        PEAK_SIZE: registered.peak_size if registered.elastic is not None else None,
         **counters,
         AGE_SECONDS: round(time.monotonic() - registered.created_at, 3),
         SETTINGS: registered.effective_settings(),
@@ -166,7 +169,47 @@ def snapshot(registered: RegisteredPool) -> dict[str, Any]:
     }
     if registered.hosts is not None:
         found[HOSTS] = registered.hosts.report(driver.is_open)
+    found[ADVICE] = advice(found)
     return found
+
+
+#: Before this long a pool has seen too little traffic to call it too large.
+ADVICE_AFTER_SECONDS = 600
+
+
+def advice(found: dict[str, Any]) -> list[str]:
+    """What the figures say about the pool's size, as sentences (empty: nothing to say).
+
+    Too small: borrowers waited, timed out or were refused. Too large: after
+    ``ADVICE_AFTER_SECONDS``, the most connections ever open at once (``peak_size``, an
+    ``ElasticPool`` opens one only when every open one is lent, so this is the peak
+    concurrency) stayed below ``pool_size``. By Little's law the connections a process
+    needs are its borrow rate times the mean time each borrow holds one: the peak is that
+    figure's measured maximum, waits show where it exceeded the limit.
+    """
+    said = []
+    settings, limit = found[SETTINGS], found[MAX_CONNECTIONS]
+    if found[TIMEOUTS] or found[REFUSED]:
+        said.append(
+            f"too small: {found[TIMEOUTS]} borrowers timed out and {found[REFUSED]} were "
+            f"refused (all {limit} connections in use): raise pool_size or max_overflow, or "
+            f"give connections back sooner"
+        )
+    elif found[WAITS]:
+        said.append(
+            f"too small at peaks: {found[WAITS]} borrowers waited for a connection (longest "
+            f"{found[WAIT_SECONDS_MAX]:.3f} s): raise max_overflow, or pool_size if it is "
+            f"every day"
+        )
+    pool_size, peak = settings.get("pool_size") or 0, found.get(PEAK_SIZE)
+    old_enough = found[AGE_SECONDS] >= ADVICE_AFTER_SECONDS
+    if peak is not None and old_enough and not found[WAITS] and 0 < peak < pool_size:
+        said.append(
+            f"larger than needed: at most {peak} connections were open at once in "
+            f"{found[AGE_SECONDS] / 60:.0f} min; pool_size {peak} (min_idle {peak}) would "
+            f"have served every borrow"
+        )
+    return said
 
 
 def connection_states(registered: RegisteredPool) -> dict[str, int]:

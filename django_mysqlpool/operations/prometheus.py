@@ -43,6 +43,7 @@ GAUGES = {
     stats.OPENING: "connections being opened, reset or closed now",
     stats.IDLE_MIN: "connections kept open when idle (min_idle)",
     stats.IDLE_MAX: "the most connections that may stay idle",
+    stats.PEAK_SIZE: "the most connections open at once since the pool started",
     stats.OVERFLOW: "connections open beyond pool_size",
     stats.MAX_CONNECTIONS: "pool_size + max_overflow (absent without a limit)",
     stats.WAIT_SECONDS_MAX: "longest wait for a connection, seconds",

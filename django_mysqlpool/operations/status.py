@@ -209,6 +209,7 @@ def as_text(data: dict[str, Any]) -> str:
                 f"waits, {pool['timeouts']} timeouts, {pool['discarded']} discarded"
             )
             lines.extend(f"  {line}" for line in capability_lines(pool["capabilities"]))
+            lines.extend(f"  advice: {line}" for line in pool.get("advice") or [])
         if found["server_error"]:
             lines.append(f"  server: unreachable: {found['server_error']}")
         else:
