@@ -160,7 +160,7 @@ def sizing_line(found: dict[str, Any]) -> str:
     if size is None:
         return "sizing: unknown (invalid settings)"
     if size["per_process"] is None:
-        return "sizing: no per-process limit (pool_size 0, max_overflow -1 or not a QueuePool)"
+        return "sizing: no per-process limit (pool_size 0, max_overflow -1 or NullPool)"
     head = (
         f"sizing: {size['processes']} process(es) × {size['per_process']} "
         f"(pool_size + max_overflow) = {size['total']}"
