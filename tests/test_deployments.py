@@ -234,3 +234,31 @@ def test_celery_prefork_children_each_use_their_own_pool_and_the_main_process_ke
     assert master not in child_ids and len(child_ids) == len(by_pid) <= 4
     assert peak[0] <= len(by_pid) + 1
     assert json.loads(check_file.read_text()) == {"ok": True, "connection_id": master}
+
+
+def test_gunicorn_workers_warmed_up_in_post_worker_init_hold_min_idle_before_any_request(
+    tmp_path, own_database, observer
+):
+    """``--preload -w 4`` with ``warm_up()`` in ``post_worker_init``: each worker opens its
+    ``pool_size`` (= min_idle) connections at start, the master none of its own."""
+    from tests.demo.run_demo import POOLED, WORKERS, Gunicorn
+
+    server = Gunicorn(
+        POOLED,
+        tmp_path,
+        env={"MYSQLPOOL_TEST_DB": own_database, "DEMO_WARM_UP": "1", "DEMO_POOL_SIZE": "2"},
+    )
+    server.start()
+    try:
+        server.wait_ready()
+        deadline = time.monotonic() + 20
+        while len(observer.connections_to(own_database)) < WORKERS * 2:
+            assert time.monotonic() < deadline, server.log.read_text()[-2000:]
+            time.sleep(0.1)
+        time.sleep(0.3)  # nothing more comes: each worker stopped at min_idle
+        opened = len(observer.connections_to(own_database))
+    finally:
+        server.stop()
+    print(f"{WORKERS} workers warmed up: {opened} connections before any request")
+    # The master's own pre-fork connection (the demo opens one) is the only other one.
+    assert WORKERS * 2 <= opened <= WORKERS * 2 + 1

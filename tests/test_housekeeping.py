@@ -22,3 +22,40 @@ def test_a_forked_child_has_no_housekeeper_of_its_parent_and_warms_up_its_own_po
     # The child exited through sys.exit: every parent connection is alive and reused.
     assert report["parent_ids_alive"] == [True, True, True]
     assert report["parent_reuses"]
+
+
+EXIT_SCRIPT = """
+import os, threading, django
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+django.setup()
+from django.db import connections
+from django_mysqlpool.core import housekeeping
+
+def borrow():
+    connections["default"].ensure_connection()
+    connections["default"].close()
+
+thread = threading.Thread(target=borrow)  # a borrow off the main thread starts it
+thread.start()
+thread.join()
+assert housekeeping.running()
+print("housekeeper running; exiting")
+"""
+
+
+def test_the_housekeeper_ends_with_the_interpreter():
+    import subprocess
+    import sys
+    import time
+
+    from tests.support.scenarios import ROOT
+
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-c", EXIT_SCRIPT], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    took = time.monotonic() - started
+    print(f"a process whose housekeeper ran exited in {took:.2f} s")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "housekeeper running; exiting" in result.stdout
+    assert "Traceback" not in result.stderr  # no error from the thread at shutdown

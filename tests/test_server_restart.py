@@ -44,3 +44,39 @@ def test_restarted_server_replaces_idle_connections_and_down_server_fails_like_p
     assert after != before
     stats = django_mysqlpool.pool_stats()[0]
     assert stats["checked_out"] == 1 and stats["discarded"] >= 1
+
+
+def test_stats_equal_the_servers_connections_after_a_restart(make_wrapper, private_server):
+    """The housekeeper finds the idle connections the restart closed (a socket poll) and
+    opens min_idle again once the server answers: the figures follow the server."""
+    import time
+
+    from tests.support.observer import Observer
+
+    where = {
+        "HOST": private_server.host,
+        "PORT": private_server.port,
+        "NAME": "test",
+        "USER": "root",
+        "PASSWORD": "",
+    }
+    wrappers = [make_wrapper(pool={"pool_size": 3, "max_overflow": 0}, **where) for _ in range(3)]
+    for wrapper in wrappers:
+        connection_id(wrapper)  # three open at once
+    for wrapper in wrappers:
+        wrapper.close()
+    private_server.restart()
+
+    def open_on_server() -> int:
+        watcher = Observer(host=private_server.host, port=private_server.port, database="test")
+        try:
+            return len(watcher.connection_ids()) - 1  # the watcher's own connection aside
+        finally:
+            watcher.close()
+
+    deadline = time.monotonic() + 10
+    while not (django_mysqlpool.pool_stats()[0]["size"] == open_on_server() == 3):
+        assert time.monotonic() < deadline, (django_mysqlpool.pool_stats()[0], open_on_server())
+        time.sleep(0.1)
+    found = django_mysqlpool.pool_stats()[0]
+    assert (found["closed_dead"], found["idle"], found["created"]) == (3, 3, 6)

@@ -37,6 +37,15 @@ def on_exit(server: Any) -> None:
         json.dump(result, out)
 
 
+def post_worker_init(worker: Any) -> None:
+    """DEMO_WARM_UP set: each worker opens its pool's min_idle connections at start
+    (docs/deployment.rst, "Opening connections before the first request")."""
+    if os.environ.get("DEMO_WARM_UP"):
+        import django_mysqlpool
+
+        django_mysqlpool.warm_up(timeout=10)
+
+
 def child_exit(server: Any, worker: Any) -> None:
     """prometheus_client's multiprocess mode: a dead worker's live gauges go away."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
