@@ -434,21 +434,18 @@ class RegisteredPool:
     def _top_up(self, me: int, elastic: ElasticPool) -> None:
         """Replace lost connections, up to ``min_idle``, backing off while connecting fails."""
         while self.to_replace > 0 and not self.retired and self._quiet():
-            if elastic.slots.in_use() >= elastic.min_idle or not self._open_into(me):
+            if elastic.slots.in_use() >= elastic.min_idle:
                 self.to_replace = 0
                 return
-            self.gate.borrow_started[me] = time.monotonic()  # ``timeout`` bounds the connect
             try:
-                self._live_connection(self.in_hand[me])
-            except Exception as error:
-                self._settle_leftovers(me, error)
+                if not self._open_idle(me):
+                    self.to_replace = 0
+                    return
+            except Exception:
                 self.top_up_backoff = min(60.0, max(1.0, self.top_up_backoff * 2))
                 self.top_up_at = time.monotonic() + self.top_up_backoff * random.uniform(0.5, 1)
                 return
-            self.in_hand[me].info[IDLE_SINCE] = time.monotonic()
             self.to_replace -= 1
-            if not self.bag.put(self.in_hand, me):
-                self._close_in_hand(me)
         self.top_up_backoff = 0.0
 
     def warm_up(self, timeout: float | None) -> int:
@@ -488,20 +485,29 @@ class RegisteredPool:
         return len(opened)
 
     def _open_one_idle(self, opened: list[bool], errors: list[BaseException]) -> None:
-        """One warm-up connection: opened and left idle (a waiting borrower gets it)."""
-        me = threading.get_ident()
+        """One warm-up connection, on a thread of its own."""
+        try:
+            if self._open_idle(threading.get_ident()):
+                opened.append(True)
+        except BaseException as error:
+            errors.append(error)
+
+    def _open_idle(self, me: int) -> bool:
+        """Open one connection and leave it idle (the longest waiter gets it, if any);
+        False when the pool is full. A failed connect raises, this thread's hand settled.
+        """
         try:
             if not self._open_into(me):
-                return  # full meanwhile: borrowers opened what they needed
+                return False
             self.gate.borrow_started[me] = time.monotonic()  # ``timeout`` bounds the connect
             self._live_connection(self.in_hand[me])
             self.in_hand[me].info[IDLE_SINCE] = time.monotonic()
             if not self.bag.put(self.in_hand, me):
                 self._close_in_hand(me)
-            opened.append(True)
         except BaseException as error:
             self._settle_leftovers(me, error)
-            errors.append(error)
+            raise
+        return True
 
     def has_strays(self) -> bool:
         """Whether anything is lent or orphaned (the reaper's cheap look)."""

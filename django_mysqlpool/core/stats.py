@@ -226,11 +226,11 @@ def connection_states(registered: RegisteredPool) -> dict[str, int]:
         size = elastic.slots.in_use()
     else:  # a user's QueuePool keeps closed records as placeholders: count open ones
         queue = getattr(getattr(registered.pool, "_pool", None), "queue", ())
-        records = [*list(registered.bag.idle), *list(registered.bag.handed.values())]
-        records += [*list(queue), *list(registered.in_hand.values())]
-        records += [lease[0] for lease in list(registered.holders.values())]
-        size = sum(1 for record in records if getattr(record, "dbapi_connection", None))
-        idle = sum(1 for record in records[: idle + len(queue)] if record.dbapi_connection)
+        waiting = [*list(registered.bag.idle), *list(registered.bag.handed.values()), *queue]
+        busy = [*list(registered.in_hand.values())]
+        busy += [lease[0] for lease in list(registered.holders.values())]
+        idle = _open_among(waiting)
+        size = idle + _open_among(busy)
     pool_size = registered.config.effective().get("pool_size") or 0
     opening = max(0, size - idle - lent)
     return {
@@ -240,6 +240,11 @@ def connection_states(registered: RegisteredPool) -> dict[str, int]:
         OPENING: opening,
         OVERFLOW: max(0, size - pool_size) if pool_size else 0,
     }
+
+
+def _open_among(records: list[Any]) -> int:
+    """How many of ``records`` hold an open server connection."""
+    return sum(1 for record in records if getattr(record, "dbapi_connection", None) is not None)
 
 
 def idle_bounds(registered: RegisteredPool) -> dict[str, int | None]:

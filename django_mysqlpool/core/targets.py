@@ -50,8 +50,11 @@ def target_key(connect_kwargs: Mapping[str, Any], pool_option: Any) -> Hashable:
     return (freeze(connect_kwargs), freeze(pool_option))
 
 
-def add_django_autocommit(connect_kwargs: dict[str, Any], settings_dict: Mapping[str, Any]) -> None:
-    """Have a Django alias's pooled connections created in the autocommit mode it uses.
+def add_django_session_settings(
+    connect_kwargs: dict[str, Any], settings_dict: Mapping[str, Any]
+) -> None:
+    """Have a Django alias's pooled connections created in the autocommit mode it uses,
+    and keyed by whether its setup sets the isolation level (``django_setup``).
 
     Django sets ``AUTOCOMMIT`` on every new Django connection, which with a pool is every
     borrow; a server connection already in that mode costs neither Django's setup nor the

@@ -14,7 +14,9 @@ from ..core import driver, pools, stats, targets
 from . import patch, pool_settings
 
 
-def _key_for_alias(alias: str) -> Hashable | None:
+def _connect_call(alias: str) -> tuple[dict[str, Any], Any] | None:
+    """The kwargs and pool option ``alias``'s connect would pass to the pooled connect
+    (what its pool is keyed and built by); None for an alias of another vendor."""
     from django.db import connections
 
     wrapper = connections[alias]
@@ -22,8 +24,13 @@ def _key_for_alias(alias: str) -> Hashable | None:
         return None
     params = dict(wrapper.get_connection_params())
     pool_option = params.pop(targets.POOL_OPTION, True)
-    targets.add_django_autocommit(params, wrapper.settings_dict)
-    return targets.target_key(params, pool_option)
+    targets.add_django_session_settings(params, wrapper.settings_dict)
+    return params, pool_option
+
+
+def _key_for_alias(alias: str) -> Hashable | None:
+    call = _connect_call(alias)
+    return None if call is None else targets.target_key(*call)
 
 
 def _pools(alias: str | None) -> list[pools.RegisteredPool]:
@@ -86,14 +93,12 @@ def _pool_for_alias(alias: str) -> pools.RegisteredPool | None:
     None when the alias is not pooled (another vendor, another ENGINE, pool False)."""
     from django.db import connections
 
-    wrapper = connections[alias]
-    if wrapper.vendor != "mysql" or not patch.is_pooled_engine(wrapper.settings_dict["ENGINE"]):
+    call = _connect_call(alias)
+    if call is None or not patch.is_pooled_engine(connections[alias].settings_dict["ENGINE"]):
         return None
-    params = dict(wrapper.get_connection_params())
-    pool_option = params.pop(targets.POOL_OPTION, True)
+    params, pool_option = call
     if pool_option is False:
         return None
-    targets.add_django_autocommit(params, wrapper.settings_dict)
     from django.db.backends.mysql.base import (  # type: ignore[attr-defined]
         Database as database,
     )

@@ -59,7 +59,7 @@ def install(database: ModuleType) -> None:
             registered = None
             if not args and pool_option is not False:
                 if caller is not None:
-                    targets.add_django_autocommit(kwargs, caller)
+                    targets.add_django_session_settings(kwargs, caller)
                 registered = pools.pool_for(
                     database, original, kwargs, pool_option, pool_settings.resolve
                 )
