@@ -423,13 +423,15 @@ class RegisteredPool:
             self._close_in_hand(me)
 
     def _quiet(self) -> bool:
-        """Nothing lent, nobody waiting, no outage: the time to replace lost connections.
+        """Nothing lent, nobody waiting: the time to replace lost connections.
 
         A busy pool's borrowers open what they need themselves; a replacement opened
         meanwhile would hold a slot they want while it connects (a whole connect timeout,
-        against a server that stopped answering).
+        against a server that stopped answering). An outage does not count: the top-up's
+        own backoff spaces its attempts, and only a successful connect ends the outage, so
+        waiting for its end would leave an idle pool unreplenished for good.
         """
-        return not self.holders and not self.bag.waiters and self.gate.outage is None
+        return not self.holders and not self.bag.waiters
 
     def _top_up(self, me: int, elastic: ElasticPool) -> None:
         """Replace lost connections, up to ``min_idle``, backing off while connecting fails."""
