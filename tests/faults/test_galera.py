@@ -43,7 +43,7 @@ def test_killing_the_node_in_use_moves_every_later_request_to_another_node(clust
             host=survivor.host, port=survivor.port, user="root", password="", database="faults"
         )
     )
-    galera.when_ready(ledger.create)
+    galera.when_ready(ledger.create, nodes)
     pool = {"hosts": hosts, "pool_size": THREADS, "max_overflow": 0, "host_backoff": 30}
     # Writes on the surviving nodes wait until the cluster has evicted the dead one.
     options = {"connect_timeout": 2, "read_timeout": 10, "write_timeout": 10}
@@ -67,7 +67,7 @@ def test_killing_the_node_in_use_moves_every_later_request_to_another_node(clust
     nodes[0].halt(kill=True)
     time.sleep(5.0)
     hung = load.stop()
-    lost, phantom, ambiguous = galera.when_ready(ledger.verify)
+    lost, phantom, ambiguous = galera.when_ready(ledger.verify, nodes[1:])
     [after] = django_mysqlpool.pool_stats()
     # In flight at the crash: statements on the dead node, and borrowers that were
     # connecting at that instant (they get the connect error at once, see lending.py).

@@ -110,14 +110,46 @@ class GaleraCluster:
             time.sleep(0.1)
 
 
-def when_ready(action: Any, timeout: float = 45.0) -> Any:
+def when_ready(
+    action: Any, survivors: list[ThrowawayMariaDB] | None = None, timeout: float = 45.0
+) -> Any:
     """``action()``, retried while a node says it is not ready (1047: the cluster is
-    re-forming after a node left; on a loaded 2-core machine that took over 15 s)."""
-    deadline = time.monotonic() + timeout
+    re-forming after a node left; on a loaded 2-core machine that took over 15 s).
+
+    With ``survivors`` given, a cluster that has not re-formed a primary component after
+    ``BOOTSTRAP_AFTER`` seconds (the survivors also lost sight of each other under load,
+    and each waits for a quorum) is bootstrapped on the first survivor, as an operator
+    would once the dead node is known to be gone; the error on timeout says what each
+    survivor reported.
+    """
+    started = time.monotonic()
+    bootstrapped = False
     while True:
         try:
             return action()
         except Exception as error:
-            if not (error.args and error.args[0] == 1047) or time.monotonic() > deadline:
+            if not (error.args and error.args[0] == 1047):
                 raise
+            waited = time.monotonic() - started
+            if survivors and not bootstrapped and waited > BOOTSTRAP_AFTER:
+                bootstrapped = bootstrap_if_no_primary(survivors)
+            if waited > timeout:
+                states = [GaleraCluster.status(node) for node in survivors or []]
+                raise ServerFailed(f"not ready after {waited:.0f} s: {states}") from error
             time.sleep(0.1)
+
+
+BOOTSTRAP_AFTER = 15.0
+
+
+def bootstrap_if_no_primary(survivors: list[ThrowawayMariaDB]) -> bool:
+    """Make the first survivor primary when none is; True when it was needed."""
+    states = [
+        dict(node.sql("SHOW STATUS LIKE 'wsrep_cluster_status'")).get("wsrep_cluster_status")
+        for node in survivors
+    ]
+    if "Primary" in states:
+        return False
+    print(f"galera: no primary component among the survivors ({states}); bootstrapping one")
+    survivors[0].sql("SET GLOBAL wsrep_provider_options='pc.bootstrap=YES'")
+    return True
