@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # and records where in .mysqlpool-db.env, which every target below reads).
 WITH_DB = if [ -f .mysqlpool-db.env ]; then set -a; . ./.mysqlpool-db.env; set +a; fi;
 
-.PHONY: install db test test-fast faults compat compat-full lint format demo bench bench-chart tox test-sqlalchemy-next clean docs dist
+.PHONY: install db test test-fast test-fallback faults compat compat-full lint format demo bench bench-chart tox test-sqlalchemy-next clean docs dist
 
 install: $(VENV)/.installed
 
@@ -25,6 +25,11 @@ test: install db
 
 test-fast: install db
 	$(WITH_DB) $(PY) -m pytest -m "not slow"
+
+# The suite again with the status word read through the library call instead of from
+# libmariadb's MYSQL struct (connection/native.py): the fallback path stays tested.
+test-fallback: install db
+	$(WITH_DB) MYSQLPOOL_STRUCT_READ=0 $(PY) -m pytest -m "not slow" -q
 
 # The fault scenarios alone, with their table (they also run in make test).
 faults: install db

@@ -292,6 +292,7 @@ BREAKDOWN_LINES = [
     ("django_query", "Django's query path (persistent − round trip)"),
     ("django_connect_close", "Django's connect() + close(), do-nothing driver/pool"),
     ("borrow_give_back", "the pool's borrow + give-back, no query"),
+    ("minimal_borrow_give_back", "  the same, minimal pool (no checks: the floor)"),
     ("rest", "the rest (pooled − all of the above)"),
     ("pooled", "one pooled request"),
 ]
@@ -303,7 +304,8 @@ def print_breakdown(parts: dict[str, dict[str, float]]) -> None:
     title = "where one pooled request's time goes, µs"
     print(f"\n{title:56}{header}")
     for key, label in BREAKDOWN_LINES:
-        print(f"  {label:54}" + "".join(f"{parts[server][key]:12.1f}" for server in servers))
+        figures = [parts[server].get(key) for server in servers]
+        print(f"  {label:54}" + "".join("" if f is None else f"{f:12.1f}" for f in figures))
     if POSTGRESQL in parts:
         print("  (PostgreSQL: borrow + give-back is psycopg_pool's getconn() + putconn())")
 

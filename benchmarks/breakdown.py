@@ -50,6 +50,7 @@ def parts(postgresql_conninfo: str | None, postgresql: dict[str, Any] | None) ->
         Part(MARIADB, "round_trip", mariadb_round_trip),
         Part(MARIADB, "django_connect_close", django_connect_floor),
         Part(MARIADB, "borrow_give_back", borrow_and_return),
+        Part(MARIADB, "minimal_borrow_give_back", minimal_borrow_and_return),
     ]
     if postgresql_conninfo is not None and postgresql is not None:
         found += [
@@ -85,6 +86,16 @@ def borrow_and_return() -> Iterator[Action]:
 
     params = {**server_params(), "pool": {"pool_size": 1}}
     yield lambda: MySQLdb.connect(**params).close()
+
+
+@contextmanager
+def minimal_borrow_and_return() -> Iterator[Action]:
+    """The same through the minimal pool (``minimal_pool.py``): the floor for the above."""
+    import minimal_pool
+
+    params = {**server_params(), "pool": {"pool_size": 1}}
+    with minimal_pool.installed(1) as pool:
+        yield lambda: pool.connect(**params).close()
 
 
 class _StubCursor:

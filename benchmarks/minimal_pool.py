@@ -25,7 +25,7 @@ from typing import Any
 from django.db.backends.mysql import base as mysql_base
 from MySQLdb.cursors import Cursor
 
-from django_mysqlpool.core import driver
+from django_mysqlpool.connection import driver
 
 #: What Django's MySQL init_connection_state sends on every connect (isolation level).
 _DJANGO_SETUP = "SET SESSION TRANSACTION"

@@ -2,9 +2,11 @@
 
 Set ``ENGINE`` to ``"django_mysqlpool.backends.mysqlpool"``. The public API is ``__all__``.
 
-The package in three layers: ``core`` (the pool, which imports nothing from Django),
-``integration`` (where Django meets it) and ``operations`` (checks, the management command,
-Prometheus and OpenTelemetry metrics, the debug toolbar panel); ``backends``,
+The package in four layers, each importing only from those before it (docs/development.rst):
+``connection`` (one server session), ``pool`` (lending and lifecycle; neither imports
+Django), ``integration`` (where Django meets them) and ``operations`` (checks, the
+management command, Prometheus and OpenTelemetry metrics, the debug toolbar panel, which
+read the pool through ``pool_stats()`` and ``pool``'s public names); ``backends``,
 ``management``, ``prometheus``, ``opentelemetry`` and ``debug_toolbar`` are the paths
 settings and start-up code name.
 """
@@ -52,7 +54,7 @@ def __getattr__(name: str) -> Any:
     # Errors subclass the driver's OperationalError: bind them only when asked for, so
     # importing the package never imports MySQLdb before pymysql.install_as_MySQLdb().
     if name in ("PoolError", "PoolTimeout", "TooManyWaiting"):
-        from .core import errors
+        from .pool import errors
 
         return getattr(errors, name)
     raise AttributeError(f"module 'django_mysqlpool' has no attribute {name!r}")

@@ -49,7 +49,7 @@ from django.http import HttpRequest, HttpResponse  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.urls import path  # noqa: E402
 
-from django_mysqlpool.core import session, statements  # noqa: E402
+from django_mysqlpool.connection import session, statements  # noqa: E402
 
 
 def connection_view(request: HttpRequest) -> HttpResponse:

@@ -24,7 +24,7 @@ django.setup()
 from django.db import connections  # noqa: E402
 
 import django_mysqlpool  # noqa: E402
-from django_mysqlpool.core import housekeeping  # noqa: E402
+from django_mysqlpool.pool import housekeeping  # noqa: E402
 from tests.server import Observer, connection_id  # noqa: E402
 
 POOL = {"pool_size": 2, "max_overflow": 2, "min_idle": 2, "max_idle": 30}

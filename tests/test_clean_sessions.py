@@ -13,7 +13,7 @@ import MySQLdb.cursors
 import pytest
 from django.db import utils
 
-from django_mysqlpool.core import driver
+from django_mysqlpool.connection import driver
 from tests.support.names import unique
 
 PYMYSQL = driver.is_pymysql(MySQLdb)

@@ -7,7 +7,7 @@ import pytest
 from django.db import utils
 
 import django_mysqlpool
-from django_mysqlpool.core import driver
+from django_mysqlpool.connection import driver
 from tests.server import connection_id
 
 PYMYSQL = driver.is_pymysql(MySQLdb)

@@ -23,8 +23,8 @@ from django.db import connections
 from django.test import AsyncClient, Client
 
 import django_mysqlpool
-from django_mysqlpool.core import observers
 from django_mysqlpool.operations import debug_toolbar as panel_module
+from django_mysqlpool.pool import observers
 from tests.server import connection_id
 from tests.settings import DB_NAME
 from tests.support.aliases import add_aliases

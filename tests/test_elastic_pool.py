@@ -18,7 +18,7 @@ from django.db import utils
 from django.db.utils import ConnectionHandler
 
 import django_mysqlpool
-from django_mysqlpool.core import pools
+from django_mysqlpool.pool import pools
 from tests.support.names import unique
 
 
@@ -304,7 +304,7 @@ def test_stats_advise_a_larger_pool_after_borrowers_waited(handler_for):
 
 
 def test_stats_advise_a_smaller_pool_when_the_peak_stayed_below_pool_size(handler_for, monkeypatch):
-    from django_mysqlpool.core import stats as pool_stats_module
+    from django_mysqlpool.pool import stats as pool_stats_module
 
     monkeypatch.setattr(pool_stats_module, "ADVICE_AFTER_SECONDS", 0)
     connections = handler_for(pool_size=5, max_overflow=0)

@@ -21,7 +21,7 @@ from django.db import utils
 from django.db.utils import ConnectionHandler
 
 import django_mysqlpool
-from django_mysqlpool.core import driver
+from django_mysqlpool.connection import driver
 
 PLAIN = "django.db.backends.mysql"
 POOLED = "django_mysqlpool.backends.mysqlpool"

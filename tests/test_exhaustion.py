@@ -8,7 +8,7 @@ import pytest
 from django.db import utils
 
 import django_mysqlpool
-from django_mysqlpool.core.errors import PoolTimeout
+from django_mysqlpool.pool.errors import PoolTimeout
 from tests.server import connection_id
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import MySQLdb
 import pytest
 
-from django_mysqlpool.core import driver
+from django_mysqlpool.connection import driver
 from tests.support.scenarios import run_scenario as run_in_fresh_interpreter
 
 ROOT = Path(__file__).resolve().parent.parent

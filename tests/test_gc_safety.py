@@ -74,7 +74,7 @@ def test_a_handle_finalized_while_its_thread_holds_every_pool_lock_returns_its_c
 ):
     """The collector may run a finalizer inside the pool's own locked sections: it must
     take none of those locks (they are not reentrant) and still hand the connection over."""
-    from django_mysqlpool.core import fork, leaks, pools
+    from django_mysqlpool.pool import fork, leaks, pools
 
     wrapper = make_wrapper(pool={**POOL, "pool_size": 1})
     wrapper.ensure_connection()

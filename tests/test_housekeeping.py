@@ -29,7 +29,7 @@ import os, threading, django
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
 django.setup()
 from django.db import connections
-from django_mysqlpool.core import housekeeping
+from django_mysqlpool.pool import housekeeping
 
 def borrow():
     connections["default"].ensure_connection()

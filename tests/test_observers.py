@@ -1,4 +1,4 @@
-"""Pool event listeners (``core/observers.py``) hear every borrow, give-back, timeout and
+"""Pool event listeners (``pool/observers.py``) hear every borrow, give-back, timeout and
 connect, with the figures metrics and the debug toolbar need; a broken one breaks nothing."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import pytest
 from django.db import utils
 
 import django_mysqlpool
-from django_mysqlpool.core import observers
-from django_mysqlpool.core.observers import BORROWED, CONNECTED, GIVEN_BACK, TIMED_OUT
+from django_mysqlpool.pool import observers
+from django_mysqlpool.pool.observers import BORROWED, CONNECTED, GIVEN_BACK, TIMED_OUT
 from tests.server import connection_id
 
 

@@ -68,7 +68,7 @@ def test_database_checks_compare_with_the_server_only_when_asked(settings):
 
 
 def test_a_missing_client_library_capability_is_reported_by_check_and_status(monkeypatch):
-    from django_mysqlpool.core import driver
+    from django_mysqlpool.connection import driver
 
     monkeypatch.setattr(driver, "disabled", {"session_tracking"})
     messages = checks.run_checks(tags=[checks.Tags.database], databases=["default"])

@@ -20,8 +20,8 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 import django_mysqlpool
-from django_mysqlpool.core import observers
 from django_mysqlpool.opentelemetry import instrument_pool_metrics, uninstrument_pool_metrics
+from django_mysqlpool.pool import observers
 from tests.demo.run_demo import fetch, free_port, gunicorn_program
 from tests.server import connection_id
 from tests.settings import DB_NAME

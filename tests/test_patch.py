@@ -9,7 +9,7 @@ import MySQLdb
 import pytest
 
 import django_mysqlpool
-from django_mysqlpool.core import driver
+from django_mysqlpool.connection import driver
 from django_mysqlpool.integration import patch
 from tests.server import connection_id
 

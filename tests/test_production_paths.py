@@ -18,7 +18,7 @@ from typing import Any
 import MySQLdb
 import pytest
 
-from django_mysqlpool.core import driver
+from django_mysqlpool.connection import driver
 from tests.support.names import unique
 
 PLAIN = "django.db.backends.mysql"

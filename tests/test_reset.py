@@ -9,7 +9,7 @@ import pytest
 from django.db import connections, transaction
 from MySQLdb.constants import CLIENT
 
-from django_mysqlpool.core import driver
+from django_mysqlpool.connection import driver
 from tests.server import connection_id
 from tests.support.observer import server_params
 

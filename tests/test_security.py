@@ -19,7 +19,8 @@ import pytest
 from django.db import utils
 
 import django_mysqlpool
-from django_mysqlpool.core import driver, pools
+from django_mysqlpool.connection import driver
+from django_mysqlpool.pool import pools
 from tests.support.aliases import add_aliases
 
 pytestmark = pytest.mark.slow

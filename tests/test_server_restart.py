@@ -52,7 +52,7 @@ def test_stats_equal_the_servers_connections_after_a_restart(make_wrapper, priva
     import threading
     import time
 
-    from django_mysqlpool.core import housekeeping
+    from django_mysqlpool.pool import housekeeping
     from tests.support.observer import Observer
 
     where = {

@@ -17,7 +17,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import django_mysqlpool
-from django_mysqlpool.core.config import BUILTIN_BACKENDS, RULES
+from django_mysqlpool.pool.backend_class import BUILTIN_BACKENDS
+from django_mysqlpool.pool.config import RULES
 from tests.support.names import unique
 
 KNOWN_NAMES = sorted([*RULES, "backend", "use_threadlocal", "listeners", "poolclass", "creator"])

@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from MySQLdb.constants import CLIENT
 
-from django_mysqlpool.core import statements
-from django_mysqlpool.core.statements import classify, parse_setup, remembered
+from django_mysqlpool.connection import statements
+from django_mysqlpool.connection.statements import classify, parse_setup, remembered
 from tests.support.names import unique
 from tests.support.observer import connect_plain
 

@@ -9,10 +9,14 @@ for must not be read that way.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import MySQLdb
 import pytest
 
-from django_mysqlpool.core import driver, native
+from django_mysqlpool.connection import driver, native
 from tests.support.observer import connect_plain
 
 pytestmark = pytest.mark.skipif(
@@ -51,7 +55,29 @@ def readers(raw):
 
 def test_the_struct_word_is_read_where_the_library_supports_it(connection):
     library, used = readers(connection)
+    if not native.STRUCT_READ:
+        # MYSQLPOOL_STRUCT_READ=0: the library call is what runs (a reader of its own kind)
+        assert used.__qualname__ == library.__qualname__
+        return
     assert used is not library, "libmariadb: the pool should read the word, not call"
+
+
+def test_the_struct_read_can_be_switched_off_from_the_environment():
+    """``make test-fallback`` runs the suite on the library call with this switch."""
+    code = (
+        "from django_mysqlpool.connection import native, driver\n"
+        "from tests.support.observer import connect_plain\n"
+        "raw = connect_plain()\n"
+        "handle = native.handle_of(raw)\n"
+        "library = native.status_reader(handle)\n"
+        "print(native.STRUCT_READ, library is not None and driver.status_reader(raw, handle)"
+        " is not None)\n"
+    )
+    environment = {**os.environ, "MYSQLPOOL_STRUCT_READ": "0"}
+    found = subprocess.run(
+        [sys.executable, "-c", code], env=environment, capture_output=True, text=True, timeout=60
+    )
+    assert found.stdout.split() == ["False", "True"], found.stderr
 
 
 def test_every_reply_gives_the_flags_the_library_reports(connection):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import django_mysqlpool
-from django_mysqlpool.core.targets import describe, target_key
+from django_mysqlpool.pool.targets import describe, target_key
 from tests.server import connection_id
 from tests.settings import DB_NAME
 

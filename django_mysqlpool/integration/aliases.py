@@ -16,7 +16,7 @@ from typing import Any
 from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
 
-from ..core.config import LEGACY_ARGUMENTS, PoolConfig
+from ..pool.config import LEGACY_ARGUMENTS, PoolConfig
 from . import patch, pool_settings
 
 LEGACY = tuple(LEGACY_ARGUMENTS)

@@ -10,7 +10,8 @@ import time
 from collections.abc import Hashable
 from typing import Any
 
-from ..core import driver, pools, stats, targets
+from ..connection import driver
+from ..pool import pools, stats, targets
 from . import patch, pool_settings
 
 

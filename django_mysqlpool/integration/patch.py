@@ -14,7 +14,7 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-from ..core import fork, pools, targets
+from ..pool import fork, pools, targets
 from . import pool_settings
 
 _MARKER = "_django_mysqlpool_original"
@@ -28,7 +28,7 @@ def install(database: ModuleType) -> None:
     if is_installed(database):
         return
     check_sqlalchemy()
-    from ..core import driver
+    from ..connection import driver
 
     original = driver.original_connect(database)
 
@@ -101,7 +101,7 @@ def _around(replaced: Any, pooled_connect: Callable[..., Any]) -> Any:
 
 def check_sqlalchemy() -> None:
     """Refuse to pool on a SQLAlchemy whose internals the hot path relies on changed."""
-    from ..core import sqlalchemy_contract
+    from ..pool import sqlalchemy_contract
 
     missing = sqlalchemy_contract.problems()
     if missing:

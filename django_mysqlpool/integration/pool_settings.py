@@ -1,7 +1,7 @@
 """Read MYSQLPOOL_BACKEND, MYSQLPOOL_ARGUMENTS and OPTIONS["pool"] from Django's settings.
 
 Settings are read when a pool is created, so ``override_settings`` applies to pools
-created inside it. The rules live in ``core/config.py``; a value they refuse raises
+created inside it. The rules live in ``pool/config.py``; a value they refuse raises
 ``ImproperlyConfigured`` naming the setting, the value, what is allowed and the fix.
 """
 
@@ -12,8 +12,9 @@ from typing import Any
 from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
 
-from ..core import config
-from ..core.config import PoolConfig
+from ..pool import config
+from ..pool.config import PoolConfig
+from ..pool.config_error import ConfigError
 
 
 def resolve(pool_option: Any) -> PoolConfig | None:
@@ -25,7 +26,7 @@ def resolve(pool_option: Any) -> PoolConfig | None:
             getattr(django_settings, "MYSQLPOOL_ARGUMENTS", None),
             getattr(django_settings, "MYSQLPOOL_BACKEND", None),
         )
-    except config.ConfigError as problem:
+    except ConfigError as problem:
         raise ImproperlyConfigured(str(problem)) from None
 
 

@@ -18,10 +18,10 @@ from typing import Any
 from django.conf import settings as django_settings
 from django.core import checks
 
-from ..core import driver
-from ..core.config import LEGACY_ARGUMENTS
 from ..integration import lifecycle
 from ..integration.aliases import PooledAlias, is_pooled_engine, pooled_aliases, server_cursor
+from ..pool import FALLBACKS, LEGACY_ARGUMENTS
+from ..pool import client_library as library_of
 
 #: Where the documentation lives, for hints.
 DOCS = "https://django-mysqlpool.readthedocs.io/en/latest/"
@@ -199,7 +199,7 @@ def _capability_messages(alias: str) -> Iterable[checks.CheckMessage]:
         if not present:
             yield checks.Warning(
                 f"DATABASES[{alias!r}]: the client library ({client_library()}) lacks "
-                f"{name}: {driver.FALLBACKS[name]}.",
+                f"{name}: {FALLBACKS[name]}.",
                 hint="Sessions stay clean, at the cost of round trips. mysqlclient built "
                 "against MariaDB Connector/C (Debian's default-libmysqlclient-dev) has all "
                 f"three; see {DOCS}guarantees.html#client-libraries",
@@ -211,7 +211,7 @@ def _capability_messages(alias: str) -> Iterable[checks.CheckMessage]:
 def client_library() -> str:
     from django.db.backends.mysql.base import Database  # type: ignore[attr-defined]
 
-    return driver.client_library(Database)
+    return library_of(Database)
 
 
 def _server_limits(alias: str) -> tuple[int, int]:

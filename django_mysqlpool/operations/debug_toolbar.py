@@ -18,9 +18,8 @@ from debug_toolbar.panels import Panel
 from django.db import connections
 from django.http import HttpRequest, HttpResponse
 
-from ..core import observers, stats
-from ..core.observers import BORROWED, CONNECTED, GIVEN_BACK, TIMED_OUT, PoolEvent
 from ..integration.lifecycle import pool_stats
+from ..pool import BORROWED, CONNECTED, GIVEN_BACK, TIMED_OUT, PoolEvent, add_listener, is_listening
 
 #: What a toolbar request heard: (when it happened, ``time.monotonic()``, the event).
 Heard = list[tuple[float, PoolEvent]]
@@ -32,18 +31,18 @@ _collecting: ContextVar[Heard | None] = ContextVar("django_mysqlpool_toolbar", d
 
 #: The ``pool_stats()`` keys the panel shows, in its columns' order.
 POOL_STATE = (
-    stats.SIZE,
-    stats.CHECKED_OUT,
-    stats.IDLE,
-    stats.OVERFLOW,
-    stats.PENDING,
-    stats.MAX_CONNECTIONS,
-    stats.CREATED,
-    stats.BORROWED,
-    stats.WAITS,
-    stats.WAIT_SECONDS_MAX,
-    stats.TIMEOUTS,
-    stats.DISCARDED,
+    "size",
+    "checked_out",
+    "idle",
+    "overflow",
+    "pending",
+    "max_connections",
+    "created",
+    "borrowed",
+    "waits",
+    "wait_seconds_max",
+    "timeouts",
+    "discarded",
 )
 
 
@@ -51,7 +50,7 @@ def hear(event: PoolEvent) -> None:
     """The pool listener: one lookup outside a toolbar request, one append inside one.
 
     It runs on the borrower's thread in the middle of a query, where an interrupt may
-    land on any line (see ``core/observers.py``): no lock, no I/O, nothing to undo.
+    land on any line (see ``pool/observers.py``): no lock, no I/O, nothing to undo.
     """
     heard = _collecting.get()
     if heard is not None:
@@ -111,9 +110,9 @@ def summarise(heard: Heard, started: float, now: float) -> dict[str, Any]:
 
 def pool_state(found: dict[str, Any]) -> dict[str, Any]:
     """One pool's row: its target, the ``POOL_STATE`` figures and its settings in force."""
-    settings = found.get(stats.SETTINGS) or {}
+    settings = found.get("settings") or {}
     return {
-        "target": found[stats.TARGET],
+        "target": found["target"],
         "figures": [(key, found.get(key)) for key in POOL_STATE],
         "settings": ", ".join(f"{name}={value}" for name, value in settings.items()),
     }
@@ -168,8 +167,8 @@ class PoolPanel(Panel):
     def enable_instrumentation(self) -> None:
         if self._token is not None:  # the toolbar asks for idempotence
             return
-        if hear not in observers.listeners:  # from the first request the toolbar watches
-            observers.add_listener(hear)
+        if not is_listening(hear):  # from the first request the toolbar watches
+            add_listener(hear)
         self._heard, self._started = [], time.monotonic()
         self._already_held = _aliases_holding_a_connection()
         self._token = _collecting.set(self._heard)

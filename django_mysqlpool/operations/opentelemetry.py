@@ -3,7 +3,7 @@
 The semantic conventions for database client connection pools: ``instrument_pool_metrics()``
 (once, e.g. in ``AppConfig.ready()``) registers them with the global MeterProvider, or the
 one given. Gauges and the timeout counter read ``pool_stats()`` when a reader collects; the
-wait, use and create times come from pool events (``core/observers.py``).
+wait, use and create times come from pool events (``pool/observers.py``).
 
 A pool event is heard on the borrower's thread, where nothing may take a lock (see
 ``observers``), and the SDK's ``Histogram.record`` takes several. So the listener only
@@ -23,8 +23,16 @@ from collections.abc import Callable, Iterable, Iterator
 from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, Histogram, MeterProvider, Observation
 
-from ..core import fork, observers, stats
 from ..integration.lifecycle import pool_stats
+from ..pool import (
+    BORROWED,
+    CONNECTED,
+    GIVEN_BACK,
+    PoolEvent,
+    add_listener,
+    after_fork,
+    remove_listener,
+)
 
 logger = logging.getLogger("django_mysqlpool")
 
@@ -38,16 +46,16 @@ SECONDS_BUCKETS = (
 # fmt: on
 #: Which histogram each event feeds; a timed-out borrow obtained nothing, so none.
 HISTOGRAMS = {
-    observers.BORROWED: ("db.client.connection.wait_time", "time to obtain a connection"),
-    observers.GIVEN_BACK: ("db.client.connection.use_time", "time from borrow to give-back"),
-    observers.CONNECTED: ("db.client.connection.create_time", "time to open a connection"),
+    BORROWED: ("db.client.connection.wait_time", "time to obtain a connection"),
+    GIVEN_BACK: ("db.client.connection.use_time", "time from borrow to give-back"),
+    CONNECTED: ("db.client.connection.create_time", "time to open a connection"),
 }
 #: (name, pool_stats() key, unit, description) of the gauges besides the count.
 GAUGES = (
-    ("db.client.connection.max", stats.MAX_CONNECTIONS, "{connection}", "pool_size + max_overflow"),
-    ("db.client.connection.idle.max", stats.IDLE_MAX, "{connection}", "most that may stay idle"),
-    ("db.client.connection.idle.min", stats.IDLE_MIN, "{connection}", "kept open when idle"),
-    ("db.client.connection.pending_requests", stats.PENDING, "{request}", "borrowers waiting"),
+    ("db.client.connection.max", "max_connections", "{connection}", "pool_size + max_overflow"),
+    ("db.client.connection.idle.max", "idle_max", "{connection}", "most that may stay idle"),
+    ("db.client.connection.idle.min", "idle_min", "{connection}", "kept open when idle"),
+    ("db.client.connection.pending_requests", "pending", "{request}", "borrowers waiting"),
 )  # fmt: skip
 DEFAULT_BUFFER = 100_000
 
@@ -58,7 +66,7 @@ class _Installation:
     def __init__(self, provider: MeterProvider | None, buffer: int) -> None:
         #: The argument as given (None: the global provider, even once it is replaced).
         self.provider = provider
-        self.events: collections.deque[observers.PoolEvent] = collections.deque(maxlen=buffer)
+        self.events: collections.deque[PoolEvent] = collections.deque(maxlen=buffer)
         #: Collections that found the buffer full, so that some events were dropped.
         self.overflows = 0
         self.histograms: dict[str, Histogram] = {}
@@ -113,9 +121,9 @@ def instrument_pool_metrics(
         )
     installation = _Installation(meter_provider, buffer)
     _register_instruments(installation)
-    fork.register(_forget_parent_events)
+    after_fork(_forget_parent_events)
     _installed = installation
-    observers.add_listener(installation.events.append)  # no lock, no I/O: see observers
+    add_listener(installation.events.append)  # no lock, no I/O: see observers
 
 
 def uninstrument_pool_metrics() -> None:
@@ -127,7 +135,7 @@ def uninstrument_pool_metrics() -> None:
     global _installed
     installation, _installed = _installed, None
     if installation is not None:
-        observers.remove_listener(installation.events.append)
+        remove_listener(installation.events.append)
         installation.events.clear()
 
 
@@ -161,7 +169,7 @@ def _register_instruments(installation: _Installation) -> None:
         meter.create_observable_up_down_counter(name, callbacks(observe), unit, description)
     meter.create_observable_counter(
         "db.client.connection.timeouts",
-        callbacks(functools.partial(_observe_key, stats.TIMEOUTS)),
+        callbacks(functools.partial(_observe_key, "timeouts")),
         "{timeout}",
         "borrowers that got no connection within timeout",
     )
@@ -182,7 +190,7 @@ def _observe_count(installation: _Installation) -> Iterator[Observation]:
     # The SDK runs every callback before it reads the histograms' storage: folding here
     # puts the events heard so far into this very collection.
     installation.fold_events()
-    for state, key in (("used", stats.CHECKED_OUT), ("idle", stats.IDLE)):
+    for state, key in (("used", "checked_out"), ("idle", "idle")):
         for name, value in _by_pool_name(key).items():
             yield Observation(value, {POOL_NAME: name, STATE: state})
 
@@ -201,7 +209,7 @@ def _by_pool_name(key: str) -> dict[str, float]:
     totals: dict[str, float] = {}
     unlimited: set[str] = set()
     for found in pool_stats():
-        name, value = found[stats.TARGET], found[key]
+        name, value = found["target"], found[key]
         if value is None:
             unlimited.add(name)
         else:

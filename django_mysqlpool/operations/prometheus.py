@@ -29,40 +29,39 @@ from typing import Any
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from ..core import stats
 from ..integration.lifecycle import pool_stats
 
 PREFIX = "mysqlpool"
 LABELS = ["target"]
 
 GAUGES = {
-    stats.CHECKED_OUT: "connections borrowed now",
-    stats.IDLE: "connections waiting in the pool",
-    stats.PENDING: "borrowers waiting for a connection",
-    stats.SIZE: "server connections open now (idle + checked out + opening)",
-    stats.OPENING: "connections being opened, reset or closed now",
-    stats.IDLE_MIN: "connections kept open when idle (min_idle)",
-    stats.IDLE_MAX: "the most connections that may stay idle",
-    stats.PEAK_SIZE: "the most connections open at once since the pool started",
-    stats.OVERFLOW: "connections open beyond pool_size",
-    stats.MAX_CONNECTIONS: "pool_size + max_overflow (absent without a limit)",
-    stats.WAIT_SECONDS_MAX: "longest wait for a connection, seconds",
+    "checked_out": "connections borrowed now",
+    "idle": "connections waiting in the pool",
+    "pending": "borrowers waiting for a connection",
+    "size": "server connections open now (idle + checked out + opening)",
+    "opening": "connections being opened, reset or closed now",
+    "idle_min": "connections kept open when idle (min_idle)",
+    "idle_max": "the most connections that may stay idle",
+    "peak_size": "the most connections open at once since the pool started",
+    "overflow": "connections open beyond pool_size",
+    "max_connections": "pool_size + max_overflow (absent without a limit)",
+    "wait_seconds_max": "longest wait for a connection, seconds",
 }
 #: Counter name (without _total) for each counting stats key.
 COUNTERS = {
-    stats.CREATED: ("created", "server connections opened"),
-    stats.BORROWED: ("borrowed", "connections handed out"),
-    stats.DISCARDED: ("discarded", "connections thrown away as dead or unresettable"),
-    stats.TIMEOUTS: ("timeouts", "borrowers that got no connection within timeout"),
-    stats.WAITS: ("waits", "borrowers that had to wait"),
-    stats.WAIT_SECONDS_TOTAL: ("wait_seconds", "time borrowers spent waiting, seconds"),
-    stats.RECYCLED: ("recycled", "connections replaced for age"),
-    stats.DEAD_ON_BORROW: ("dead_on_borrow", "idle connections found dead and replaced"),
-    stats.PING_FAILURES: ("ping_failures", "pre_ping pings that failed"),
-    stats.CONNECT_ERRORS: ("connect_errors", "failed attempts to connect"),
-    stats.CLOSED_IDLE: ("closed_idle", "idle connections closed after max_idle"),
-    stats.CLOSED_DEAD: ("closed_dead", "idle connections found closed by the server"),
-    stats.REFUSED: ("refused", "borrowers refused at once beyond max_waiting"),
+    "created": ("created", "server connections opened"),
+    "borrowed": ("borrowed", "connections handed out"),
+    "discarded": ("discarded", "connections thrown away as dead or unresettable"),
+    "timeouts": ("timeouts", "borrowers that got no connection within timeout"),
+    "waits": ("waits", "borrowers that had to wait"),
+    "wait_seconds_total": ("wait_seconds", "time borrowers spent waiting, seconds"),
+    "recycled": ("recycled", "connections replaced for age"),
+    "dead_on_borrow": ("dead_on_borrow", "idle connections found dead and replaced"),
+    "ping_failures": ("ping_failures", "pre_ping pings that failed"),
+    "connect_errors": ("connect_errors", "failed attempts to connect"),
+    "closed_idle": ("closed_idle", "idle connections closed after max_idle"),
+    "closed_dead": ("closed_dead", "idle connections found closed by the server"),
+    "refused": ("refused", "borrowers refused at once beyond max_waiting"),
 }
 
 
@@ -75,12 +74,12 @@ class PoolCollector:
             gauge = GaugeMetricFamily(f"{PREFIX}_{key}", description, labels=LABELS)
             for found in pools:
                 if found[key] is not None:
-                    gauge.add_metric([found[stats.TARGET]], float(found[key]))
+                    gauge.add_metric([found["target"]], float(found[key]))
             yield gauge
         for key, (name, description) in COUNTERS.items():
             counter = CounterMetricFamily(f"{PREFIX}_{name}", description, labels=LABELS)
             for found in pools:
-                counter.add_metric([found[stats.TARGET]], float(found[key]))
+                counter.add_metric([found["target"]], float(found[key]))
             yield counter
 
 
@@ -99,7 +98,7 @@ class _Published:
                 f"{PREFIX}_{key}",
                 description,
                 LABELS,
-                multiprocess_mode="max" if key == stats.WAIT_SECONDS_MAX else "livesum",
+                multiprocess_mode="max" if key == "wait_seconds_max" else "livesum",
             )
             for key, description in GAUGES.items()
         }
@@ -113,7 +112,7 @@ class _Published:
     def publish(self) -> None:
         with self.lock:
             for found in pool_stats():
-                target = found[stats.TARGET]
+                target = found["target"]
                 for key, gauge in self.gauges.items():
                     if found[key] is not None:
                         gauge.labels(target).set(found[key])

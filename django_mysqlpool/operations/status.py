@@ -13,9 +13,9 @@ from typing import Any
 
 from django.db import connections
 
-from ..core import driver, targets
 from ..integration import lifecycle
 from ..integration.aliases import PooledAlias, pooled_aliases, server_cursor
+from ..pool import FALLBACKS, POOL_OPTION, describe, original_connect, parse_host
 
 #: Bumped only when a key changes meaning or goes away; new keys may be added.
 JSON_VERSION = 1
@@ -46,10 +46,10 @@ def problems(aliases: list[dict[str, Any]]) -> list[str]:
 def alias_report(pooled: PooledAlias, processes: int) -> dict[str, Any]:
     wrapper = connections[pooled.alias]
     params = dict(wrapper.get_connection_params())
-    params.pop(targets.POOL_OPTION, None)
+    params.pop(POOL_OPTION, None)
     found: dict[str, Any] = {
         "alias": pooled.alias,
-        "target": targets.describe(params),
+        "target": describe(params),
         "settings": None,
         "settings_error": pooled.error,
         "pool": None,
@@ -88,12 +88,10 @@ def host_view(
     """
     from django.db.backends.mysql import base as mysql_base
 
-    from ..core import driver, hosts
-
-    host, port = hosts.parse(entry, default_port)
+    host, port = parse_host(entry, default_port)
     name = f"{host}:{port}"
     try:
-        raw = driver.original_connect(mysql_base.Database)(  # type: ignore[attr-defined]
+        raw = original_connect(mysql_base.Database)(  # type: ignore[attr-defined]
             **{"connect_timeout": 3, **params, "host": host, "port": port}
         )
     except Exception as error:
@@ -182,7 +180,7 @@ def capability_lines(capabilities: dict[str, bool] | None) -> list[str]:
     missing = [name for name, present in capabilities.items() if not present]
     if not missing:
         return ["client library: status read, session tracking, reset command: all available"]
-    return [f"client library lacks {name}: {driver.FALLBACKS[name]}" for name in missing]
+    return [f"client library lacks {name}: {FALLBACKS[name]}" for name in missing]
 
 
 def as_text(data: dict[str, Any]) -> str:

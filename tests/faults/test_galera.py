@@ -70,7 +70,7 @@ def test_killing_the_node_in_use_moves_every_later_request_to_another_node(clust
     lost, phantom, ambiguous = galera.when_ready(ledger.verify, nodes[1:])
     [after] = django_mysqlpool.pool_stats()
     # In flight at the crash: statements on the dead node, and borrowers that were
-    # connecting at that instant (they get the connect error at once, see lending.py).
+    # connecting at that instant (they get the connect error at once, see pool/lending.py).
     late_failures = [f for f in load.failures if f.at > killed_at + 0.5]
     recovered = load.first_success_after(killed_at)
 

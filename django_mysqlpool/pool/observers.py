@@ -67,6 +67,11 @@ def add_listener(listener: Listener) -> None:
             listeners = (*listeners, listener)
 
 
+def is_listening(listener: Listener) -> bool:
+    """Whether ``listener`` hears the pool's events now."""
+    return listener in listeners
+
+
 def remove_listener(listener: Listener) -> None:
     global listeners
     with _changing:

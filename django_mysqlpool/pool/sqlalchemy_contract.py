@@ -1,6 +1,6 @@
 """What the hot path uses of SQLAlchemy beyond its public API, checked once at import.
 
-``lending.py`` lends connection records straight from the pool (see its docstring); those
+``lending.py`` lends connection records straight from the pool (see ``holdings.py``); those
 methods are stable from 2.0 to 2.1 but private. Should a SQLAlchemy release change one,
 the pool must refuse to start with a message naming the version, not fail mid-request.
 ``make test-sqlalchemy-next`` runs the suite against the newest pre-release.

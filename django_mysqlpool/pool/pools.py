@@ -13,11 +13,12 @@ from collections.abc import Callable, Hashable, Mapping
 from types import ModuleType
 from typing import Any
 
-from . import connecting, driver, fork, hosts, housekeeping, pool_events, reset, targets
+from ..connection import driver, handle, reset
+from . import connecting, fork, hosts, housekeeping, pool_events, targets
 from .bag import Bag
 from .config import DEFAULTS, PoolConfig, accepted_arguments
 from .elastic import ElasticPool
-from .lending import RegisteredPool
+from .registered import RegisteredPool
 
 __all__ = ["RegisteredPool", "all_pools", "pool_for", "registry", "retire"]
 
@@ -143,7 +144,7 @@ def _build(
         ),
         hosts=host_list,
         recipe=reset.SessionRecipe.for_target(database, connect_kwargs),
-        closed_connection=driver.closed_stand_in(database, connect_kwargs),
+        closed_connection=handle.closed_stand_in(database, connect_kwargs),
         setting=config.setting,
         config=config,
         database=database,

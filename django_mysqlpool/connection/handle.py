@@ -5,15 +5,25 @@ or when it is dropped without one. Once given back, the handle and every cursor 
 handed out fail as they would on a closed driver connection (mysqlclient:
 ``OperationalError(2006, '')``), and never reach the server connection, which by then
 belongs to another borrower.
+
+**The finaliser's rule: it only hands over.** A handle dropped without ``close()`` may be
+finalised by the garbage collector in the middle of any code, the pool's own included:
+``__del__`` takes no lock and does no I/O, it appends its lease to the pool's
+``orphans`` (one statement) and the next borrow or give-back does the rest
+(``pool/holdings.py``). Nothing checks it at run time; ``tests/test_gc_safety.py`` runs
+finalisers inside the pool's code (a lock or a round trip there deadlocks or corrupts the
+connection) and ``tests/test_interrupts.py`` interrupts the hand-over itself.
 """
 
 from __future__ import annotations
 
 import collections
+import importlib
+from collections.abc import Mapping
 from types import ModuleType
 from typing import Any, Protocol
 
-from . import driver, reset
+from . import driver, native, reset
 from .session import SessionNotes, detach, session_cursor
 
 #: Driver connection attributes that neither send anything nor change what the pool
@@ -41,7 +51,7 @@ _PRUNE_CURSORS_AT = 32
 
 
 class Lender(Protocol):
-    """The pool a handle's connection came from (``lending.RegisteredPool``)."""
+    """The pool a handle's connection came from (``pool.registered.RegisteredPool``)."""
 
     target: str
     database: ModuleType
@@ -77,9 +87,9 @@ class PooledConnection:
 
     def __init__(self, info: dict[str, Any], raw: Any, lender: Lender) -> None:
         #: SQLAlchemy's connection record while borrowed: set by the pool in one statement
-        #: once the handle exists, taken back by it in one (``lending.py``); None after.
+        #: once the handle exists, taken back by it in one (``pool/holdings.py``); None after.
         self._record: Any = None
-        #: The pool's record of this borrow (``lending.Lease``), what a finalizer hands over.
+        #: The pool's record of this borrow (``pool.holdings.Lease``), what a finalizer hands over.
         self._lease: Any = None
         self._raw: Any = raw
         self._lender = lender
@@ -201,3 +211,19 @@ class PooledConnection:
     def __repr__(self) -> str:
         state = "closed" if self._record is None else "open"
         return f"<PooledConnection {state} to {self._lender.target}>"
+
+
+def closed_stand_in(database: ModuleType, connect_kwargs: Mapping[str, Any]) -> Any:
+    """What a given-back handle and its cursors hold instead of the server connection.
+
+    It fails in every way a closed driver connection fails: for PyMySQL, a connection of
+    its own class that never connected (``defer_connect``, no network); for mysqlclient,
+    whose closed connections raise ``OperationalError(2006, '')`` on every call,
+    ``ClosedConnection``.
+    """
+    if driver.is_pymysql(database):
+        connections = importlib.import_module(database.__name__ + ".connections")
+        stand_in = connections.Connection(**{**connect_kwargs, "defer_connect": True})
+        stand_in.server_status = native.SERVER_STATUS_AUTOCOMMIT  # as connecting would set
+        return stand_in
+    return ClosedConnection(database)

@@ -285,24 +285,6 @@ def ping(raw: Any) -> None:
         raw.ping()
 
 
-def closed_stand_in(database: ModuleType, connect_kwargs: Mapping[str, Any]) -> Any:
-    """What a given-back handle and its cursors hold instead of the server connection.
-
-    It fails in every way a closed driver connection fails: for PyMySQL, a connection of
-    its own class that never connected (``defer_connect``, no network); for mysqlclient,
-    whose closed connections raise ``OperationalError(2006, '')`` on every call,
-    ``handle.ClosedConnection``.
-    """
-    if is_pymysql(database):
-        connections = importlib.import_module(database.__name__ + ".connections")
-        stand_in = connections.Connection(**{**connect_kwargs, "defer_connect": True})
-        stand_in.server_status = native.SERVER_STATUS_AUTOCOMMIT  # as connecting would set
-        return stand_in
-    from .handle import ClosedConnection
-
-    return ClosedConnection(database)
-
-
 def closed_twice_error(database: ModuleType) -> Exception:
     """The exception the driver raises when a closed connection is closed again."""
     if is_pymysql(database):

@@ -159,7 +159,7 @@ class ElasticPool(Pool):
         )
 
     def dispose(self) -> None:
-        """Nothing idle is kept here (``lending.RegisteredPool.close_idle`` closes the bag)."""
+        """Nothing idle is kept here (``holdings.Holdings.close_idle`` closes the bag)."""
 
     def recreate(self) -> ElasticPool:
         return self.__class__(

@@ -11,7 +11,7 @@ lease whose mark is dead belongs to an ended thread.
 Nothing runs at the thread's end (no finalizer, so no lock and no I/O where the rule
 forbids them): the housekeeper (``housekeeping.py``), started the first time a thread
 other than the main one borrows, looks every ``housekeeping.INTERVAL`` seconds and gives
-such connections back (rolled back, reset) through ``lending.RegisteredPool.reclaim``; a
+such connections back (rolled back, reset) through ``giving_back.GivingBack.reclaim``; a
 borrower that finds the pool empty reclaims them at once, before it queues up.
 """
 

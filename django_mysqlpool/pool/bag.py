@@ -18,6 +18,12 @@ can be dropped by an interrupted hand-over; they put themselves back at the fron
 queue and the hand-overs hold waiters by weak reference: a borrower that died without
 leaving the queue (interrupted in its own clean-up) is skipped, and what was handed to it
 goes on (``recover``).
+
+Nothing checks these rules at run time (a check would cost every borrow); the tests do:
+``tests/test_interrupts.py`` raises a KeyboardInterrupt at each line of a borrow, a
+queued borrow and a hand-over, then borrows every connection at once (a lost or doubled
+record fails it); ``tests/test_fairness.py`` measures the order waiters are served in. A
+lock taken here, or a move split in two statements, fails the first.
 """
 
 from __future__ import annotations

@@ -5,12 +5,32 @@ reply (to know, without a round trip, whether a transaction is open) and
 ``mysql_reset_connection`` (COM_RESET_CONNECTION, to clear a changed session). Both exist in
 MariaDB Connector/C (libmariadb), which Debian's mysqlclient links. Where the library is
 another one, every function here answers None and the pool falls back to round trips.
+
+**The hidden rule: the status word is read from the ``MYSQL`` struct by offset.** After
+every statement the pool reads ``server_status`` straight from the struct mysqlclient
+embeds, at a fixed distance after ``thread_id`` (``status_word_reader``), because a call
+into the library costs ten times as much. Nothing in the library promises that layout.
+
+* Verified at run time, on the first connection of a process: ``thread_id`` must be found
+  exactly once where the struct can hold it, ``protocol_version`` must sit where the layout
+  puts it, and the word must equal what ``mariadb_get_infov`` reports; else the offset is
+  not used. On every new connection ``driver.status_reader`` checks the reader's
+  autocommit flag against the driver's own ``get_autocommit()``.
+* The fallback: the library call ``mariadb_get_infov`` (``status_reader``), then, without
+  libmariadb, one round trip per question (``driver.FALLBACKS``).
+* ``MYSQLPOOL_STRUCT_READ=0`` in the environment switches the struct read off: CI runs the
+  suite that way too (``make test-fallback``), so the fallback is never untested.
+* The tests that break when the rule does: ``tests/test_status_flags.py`` compares the word
+  with the library's answer after replies that set and clear each flag the pool acts on,
+  and checks that a struct it cannot vouch for is refused; the clean-session tests
+  (``tests/test_clean_sessions.py``) see a wrong flag as a dirty next borrower.
 """
 
 from __future__ import annotations
 
 import ctypes
 import functools
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -100,6 +120,8 @@ _PROTOCOL_AFTER_THREAD_ID = 40
 _THREAD_ID_WITHIN = 1024
 #: Where ``server_status`` was found on the first connection (the same library for all).
 _status_offset: int | None = None
+#: ``MYSQLPOOL_STRUCT_READ=0``: never read the struct, always call the library.
+STRUCT_READ = os.environ.get("MYSQLPOOL_STRUCT_READ", "1") != "0"
 
 
 def status_word_reader(
@@ -115,7 +137,7 @@ def status_word_reader(
     caller keeps the library call.
     """
     global _status_offset
-    if ctypes.sizeof(ctypes.c_ulong) != 8:
+    if not STRUCT_READ or ctypes.sizeof(ctypes.c_ulong) != 8:
         return None
     if _status_offset is not None:
         candidates = [_status_offset]

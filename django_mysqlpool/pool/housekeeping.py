@@ -2,7 +2,7 @@
 borrowers' path.
 
 Every ``INTERVAL`` seconds it asks each pool to look after itself
-(``lending.RegisteredPool.housekeep``): give back connections whose borrowing thread ended
+(``registered.RegisteredPool.housekeep``): give back connections whose borrowing thread ended
 or whose handle was dropped (``thread_end.py``), close idle connections unused for
 ``max_idle`` beyond ``min_idle``, and open connections up to ``min_idle`` after some were
 lost or recycled (with backoff while connecting fails).
@@ -35,7 +35,7 @@ INTERVAL = 0.25
 
 
 class Housekept(Protocol):
-    """A pool the housekeeper looks after (``lending.RegisteredPool``)."""
+    """A pool the housekeeper looks after (``registered.RegisteredPool``)."""
 
     retired: bool
 

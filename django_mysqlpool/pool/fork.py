@@ -17,7 +17,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-from . import driver
+from ..connection import driver
 
 #: Every raw connection this process opened, by weak reference (each removes itself when
 #: collected). A dict of single-statement updates: ``track`` runs on borrowers' threads,
@@ -101,7 +101,7 @@ def _after_fork_in_child() -> None:
 
 def _neutralise_inherited_sockets() -> None:
     # A parent's pooled handle collected here does not give its connection back: the pool
-    # it came from knows its owner's pid (``lending.RegisteredPool.give_back``).
+    # it came from knows its owner's pid (``giving_back.GivingBack.give_back``).
     inherited = [raw for raw in (ref() for ref in list(_connections)) if raw is not None]
     _connections.clear()
     if not inherited:

@@ -2,7 +2,8 @@
 
 New connections are counted, fork-tracked and probed once (their C handle, liveness probe
 and autocommit mode are kept in the record's ``info``); the first one of a pool reads the
-server's ``wait_timeout`` to derive ``recycle``. Borrow and give-back are ``lending.py``'s.
+server's ``wait_timeout`` to derive ``recycle``. Borrow and give-back are ``lending.py``'s
+and ``giving_back.py``'s.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from typing import Any
 
 from sqlalchemy import event
 
-from . import driver, fork, liveness, native, reset
-from .lending import CONNECTED_AT, PROBE, RegisteredPool
-from .session import SessionNotes
+from ..connection import driver, liveness, native, reset
+from ..connection.session import SessionNotes
+from . import fork
+from .holdings import CONNECTED_AT, PROBE
+from .registered import RegisteredPool
 
 logger = logging.getLogger("django_mysqlpool")
 

@@ -1,0 +1,180 @@
+"""Lending a pooled connection: the per-request hot path of a borrow.
+
+A borrow takes an idle connection record from the bag (``bag.py``), or opens one in a
+free slot, or queues up for one; it checks the record is alive and wraps it in the
+borrower's handle. SQLAlchemy's own ``_ConnectionFairy`` (a second proxy, a weakref
+finalizer and three event dispatches per request) is not used: it cost more than
+everything else the pool does per request. Who holds a record at each step, and why an
+interruption cannot lose one, is ``holdings.py``'s.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import weakref
+from typing import Any
+
+from sqlalchemy import exc as sa_exc
+
+from ..connection import liveness
+from ..connection.handle import PooledConnection
+from . import leaks, messages, observers, thread_end
+from .bag import Waiter
+from .counters import REFUSED, WAITED
+from .errors import PoolError, PoolTimeout
+from .giving_back import GivingBack
+from .holdings import (
+    _LIVENESS_ATTEMPTS,
+    CONNECTED_AT,
+    HELD_SINCE,
+    IDLE_SINCE,
+    LENT_AT,
+    PROBE,
+    WAIT_SLICE,
+    logger,
+)
+
+
+class Lending(GivingBack):
+    """A pool's borrow path: take a record, check it is alive, hand it out."""
+
+    def borrow(self) -> PooledConnection:
+        me = threading.get_ident()
+        if me in self.in_hand:
+            self._settle_leftovers(me)
+        started = time.monotonic()
+        self.gate.borrow_started[me] = started  # bounds any connect this borrow makes
+        try:
+            if self.orphans:
+                self._adopt_orphans()
+            waited = 0.0 if self.bag.take(self.in_hand, me) else self._take_record(me, started)
+            record = self.in_hand[me]
+            raw = self._live_connection(record)
+            info = record.info
+            info[LENT_AT] = started
+            self.counters.count_borrow(me)
+            if waited or self.config.leak_timeout:  # rare: a queued borrow, leak watching
+                self._note_lent(record, waited)
+            handle = PooledConnection(info, raw, self)
+            lease = (record, weakref.ref(handle), thread_end.thread_mark())
+            self.holders[id(lease)] = lease
+            handle._lease, handle._record = lease, self.in_hand.pop(me)  # the handle's now
+        except BaseException as error:
+            self._settle_leftovers(me, error)
+            messages.raise_translated(self, error)
+        if observers.listeners:  # the handle holds the record: a listener cannot lose it
+            self._tell_borrowed(record, started, waited)
+        return handle
+
+    def _tell_borrowed(self, record: Any, started: float, waited: float) -> None:
+        info = record.info
+        new = info.get(CONNECTED_AT, 0.0) >= started
+        now = info[HELD_SINCE] = time.monotonic()  # the give-back's use time counts from here
+        took = now - started
+        event = observers.PoolEvent(observers.BORROWED, self.target, took, now, waited, new)
+        observers.emit(event)
+
+    def _take_record(self, me: int, started: float) -> float:
+        """Put a record in this thread's hand within the ``timeout`` setting, or fail.
+
+        Returns how long the borrower waited for it (opening a connection is not waiting).
+
+        A new connection while the pool may open one; else the borrower queues up and a
+        give-back hands it a connection (first come, first served: ``bag.py``). It looks
+        up every ``WAIT_SLICE`` to give up with the connect error as soon as connecting is
+        known to fail, and to give back records whose owners were garbage-collected.
+        """
+        deadline = started + self.timeout
+        waiter = None
+        try:
+            while True:
+                waited = 0.0 if waiter is None else time.monotonic() - started
+                if self._open_into(me):
+                    return waited
+                if waiter is None:
+                    # Before queueing up: connections of ended threads (or dropped handles)
+                    # come back now rather than at the reaper's next look.
+                    if self._adopt_unheld() and self.bag.take(self.in_hand, me):
+                        return 0.0
+                    self._refuse_beyond_max_waiting()
+                    waiter = Waiter()
+                self.bag.wait(waiter, min(WAIT_SLICE, max(0.0, deadline - time.monotonic())))
+                if self.bag.collect(waiter, self.in_hand, me):
+                    return time.monotonic() - started
+                self.gate.fail_waiter()
+                if self.orphans:
+                    self._adopt_orphans()
+                self._adopt_unheld()
+                self.bag.recover()
+                now = time.monotonic()
+                if now >= deadline:
+                    self.counters.count_timeout(now - started)
+                    if observers.listeners:
+                        observers.emit(
+                            observers.PoolEvent(
+                                observers.TIMED_OUT, self.target, now - started, now
+                            )
+                        )
+                    raise PoolTimeout(messages.exhaustion_message(self, now - started)) from None
+        finally:
+            if waiter is not None:
+                self.bag.leave(waiter)
+
+    def _note_lent(self, record: Any, waited: float) -> None:
+        """A borrow that queued, or a lent record to watch for leaks."""
+        config = self.config
+        if waited:  # 0.0 unless it queued up
+            if waited > WAITED:
+                self.counters.count_wait(waited)
+            if waited > config.wait_warning_after:
+                messages.warn_about_wait(self, waited)
+        if config.leak_timeout:
+            leaks.watch(record, self.target, config.leak_timeout)
+
+    def _live_connection(self, record: Any) -> Any:
+        """The record's connection, replaced (up to 3 times) while it turns out dead."""
+        for _ in range(_LIVENESS_ATTEMPTS):
+            before = record.dbapi_connection
+            raw = record.get_connection()  # connects if needed, or if due for recycling
+            ping = self.config.pre_ping and self._ping_due(record)
+            probe = record.info.get(PROBE)
+            if raw is before and probe is not None and not ping:
+                # The common case: given back by a borrower that found it open on the same
+                # socket, idle since: only the server can have closed it.
+                reason = "the server closed it or sent data while it was idle"
+                if not probe.has_news():
+                    return raw
+            else:
+                if before is not None and raw is not before:
+                    self.counters.count_recycled()
+                    logger.debug("django-mysqlpool: recycled a connection to %s", self.target)
+                why = liveness.why_dead(raw, probe, ping=ping)
+                if why is None:
+                    return raw
+                reason = why
+            self.counters.count_dead_on_borrow(ping_failed=reason.startswith("ping"))
+            if self.hosts is not None:
+                self.hosts.connection_lost(raw, reason)
+            record.invalidate(sa_exc.DisconnectionError(f"connection to {self.target}: {reason}"))
+        raise PoolError(
+            f"django-mysqlpool: {_LIVENESS_ATTEMPTS} connections in a row to {self.target} "
+            f"were dead on arrival (the last: {reason}); the server or the network is "
+            f"dropping them. Check the server's error log, its max_connections and "
+            f"wait_timeout, and firewalls or proxies that cut connections."
+        )
+
+    def _ping_due(self, record: Any) -> bool:
+        idle_since = record.info.get(IDLE_SINCE)
+        return (
+            idle_since is not None and time.monotonic() - idle_since >= self.config.pre_ping_after
+        )
+
+    def _refuse_beyond_max_waiting(self) -> None:
+        """``max_waiting``: a borrower that would queue beyond it fails at once."""
+        elastic = self.elastic
+        if elastic is None or not elastic.max_waiting:
+            return
+        if len(self.bag.waiters) >= elastic.max_waiting:
+            self.counters.count(REFUSED)
+            raise messages.too_many_waiting(self, elastic.max_waiting)

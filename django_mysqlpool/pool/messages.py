@@ -1,0 +1,68 @@
+"""What a pool says when it cannot lend: errors and warnings, each naming the setting
+to change and how."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, NoReturn
+
+from sqlalchemy import exc as sa_exc
+
+from .errors import PoolError, TooManyWaiting
+from .holdings import logger
+
+if TYPE_CHECKING:
+    from .holdings import Holdings
+
+
+def raise_translated(pool: Holdings, error: BaseException) -> NoReturn:
+    """Driver errors go on as the plain backend raises them; pool errors become ours."""
+    if isinstance(error, pool.database.Error):
+        # A reconnect after a dead idle connection fails as the plain backend would;
+        # the DisconnectionError it replaced is bookkeeping, not the cause.
+        error.__suppress_context__ = True
+        raise error
+    if isinstance(error, sa_exc.SQLAlchemyError):
+        raise PoolError(
+            f"django-mysqlpool: the pool for {pool.target} failed to hand out a "
+            f"connection: {error}. SQLAlchemy's pool refused; if this persists, check "
+            f"MYSQLPOOL_BACKEND and the pool arguments in {pool.setting}, or report it "
+            f"with this message."
+        ) from error
+    raise error
+
+
+def exhaustion_message(pool: Holdings, waited: float) -> str:
+    effective = pool.config.effective()
+    size, overflow = effective["pool_size"], effective["max_overflow"]
+    return (
+        f"django-mysqlpool: couldn't get a connection to {pool.target} after "
+        f"{waited:.2f} sec: all {size + max(overflow, 0)} connections (pool_size={size}, "
+        f"max_overflow={overflow}) are in use. Raise 'pool_size' or 'max_overflow' in "
+        f"{pool.setting} to allow more, raise 'timeout' (now "
+        f"{effective['timeout']:g} sec) to wait longer, or give connections back "
+        f"sooner (connection.close(), django_mysqlpool.auto_close_db)."
+    )
+
+
+def warn_about_wait(pool: Holdings, waited: float) -> None:
+    limit = pool.max_connections()
+    logger.warning(
+        "django-mysqlpool: waited %.2f s for a connection to %s: %s were in use. "
+        "Raise 'pool_size' or 'max_overflow' in %s, or give connections back sooner "
+        "(this warning: 'wait_warning_after', now %g s).",
+        waited,
+        pool.target,
+        f"all {limit}" if limit else "all its connections",
+        pool.setting,
+        pool.config.wait_warning_after,
+    )
+
+
+def too_many_waiting(pool: Holdings, max_waiting: int) -> TooManyWaiting:
+    return TooManyWaiting(
+        f"django-mysqlpool: {len(pool.bag.waiters)} borrowers are already waiting "
+        f"for a connection to {pool.target}, the most 'max_waiting' "
+        f"({max_waiting}) allows: this one is refused at once. Raise "
+        f"'max_waiting' (0: no bound) or 'pool_size' / 'max_overflow' in "
+        f"{pool.setting}, or find what holds the connections (leak_timeout)."
+    )
