@@ -17,6 +17,7 @@ from typing import Any
 from debug_toolbar.panels import Panel
 from django.db import connections
 from django.http import HttpRequest, HttpResponse
+from django.template.loader import render_to_string
 
 from ..core import observers, stats
 from ..core.observers import BORROWED, CONNECTED, GIVEN_BACK, TIMED_OUT, PoolEvent
@@ -30,21 +31,24 @@ Heard = list[tuple[float, PoolEvent]]
 #: with a copy of the request's context, which still holds the same list.
 _collecting: ContextVar[Heard | None] = ContextVar("django_mysqlpool_toolbar", default=None)
 
-#: The ``pool_stats()`` keys the panel shows, in its columns' order.
-POOL_STATE = (
-    stats.SIZE,
-    stats.CHECKED_OUT,
-    stats.IDLE,
-    stats.OVERFLOW,
-    stats.PENDING,
-    stats.MAX_CONNECTIONS,
-    stats.CREATED,
-    stats.BORROWED,
-    stats.WAITS,
-    stats.WAIT_SECONDS_MAX,
-    stats.TIMEOUTS,
-    stats.DISCARDED,
-)
+#: The ``pool_stats()`` figures the panel shows, in its rows' order, with their labels.
+POOL_FIGURES: dict[str, str] = {
+    stats.SIZE: "Open connections",
+    stats.CHECKED_OUT: "Checked out",
+    stats.IDLE: "Idle",
+    stats.OVERFLOW: "Beyond pool_size",
+    stats.PENDING: "Waiting now",
+    stats.MAX_CONNECTIONS: "Open at most",
+    stats.CREATED: "Connections opened",
+    stats.BORROWED: "Borrows",
+    stats.WAITS: "Borrows that waited",
+    stats.WAIT_SECONDS_MAX: "Longest wait (s)",
+    stats.TIMEOUTS: "Timed out",
+    stats.DISCARDED: "Discarded",
+}
+
+#: Their keys: what the toolbar stores for each pool, and what the labels are shown for.
+POOL_STATE = tuple(POOL_FIGURES)
 
 
 def hear(event: PoolEvent) -> None:
@@ -110,13 +114,23 @@ def summarise(heard: Heard, started: float, now: float) -> dict[str, Any]:
 
 
 def pool_state(found: dict[str, Any]) -> dict[str, Any]:
-    """One pool's row: its target, the ``POOL_STATE`` figures and its settings in force."""
+    """One pool's column: its target, the ``POOL_STATE`` figures and its settings in force."""
     settings = found.get(stats.SETTINGS) or {}
     return {
         "target": found[stats.TARGET],
         "figures": [(key, found.get(key)) for key in POOL_STATE],
         "settings": ", ".join(f"{name}={value}" for name, value in settings.items()),
     }
+
+
+def figure_rows(pools: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The pools' figures turned for the panel: a row per figure (its key, its label, each
+    pool's value), so that many pools add columns of one short figure each."""
+    figures = [dict(pool["figures"]) for pool in pools]
+    return [
+        {"key": key, "label": label, "values": [one.get(key) for one in figures]}
+        for key, label in POOL_FIGURES.items()
+    ]
 
 
 def subtitle(found: dict[str, Any]) -> str:
@@ -158,6 +172,13 @@ class PoolPanel(Panel):
         self._started = 0.0
         self._token: Token[Heard | None] | None = None
         self._already_held: list[str] = []
+
+    @property
+    def content(self) -> str:
+        # The labels are added as the panel is shown: the toolbar's store keeps the figures.
+        found = self.get_stats()  # type: ignore[no-untyped-call]
+        rows = figure_rows(found.get("pools", []))
+        return render_to_string(self.template, {**found, "figure_rows": rows})
 
     @property
     def nav_subtitle(self) -> str:
