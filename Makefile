@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # and records where in .mysqlpool-db.env, which every target below reads).
 WITH_DB = if [ -f .mysqlpool-db.env ]; then set -a; . ./.mysqlpool-db.env; set +a; fi;
 
-.PHONY: install db test test-fast faults compat compat-full lint format demo bench bench-chart tox test-sqlalchemy-next clean docs dist
+.PHONY: install db test test-fast browser-test faults compat compat-full lint format demo bench bench-chart tox test-sqlalchemy-next clean docs dist
 
 install: $(VENV)/.installed
 
@@ -25,6 +25,13 @@ test: install db
 
 test-fast: install db
 	$(WITH_DB) $(PY) -m pytest -m "not slow"
+
+# The debug-toolbar panel and Django's debug page in headless Chromium at 1280x800, under
+# runserver (tests/browser; make test leaves them out). Chromium and chromedriver are Debian's.
+browser-test: install db
+	bash .ci/browser-deps.sh
+	$(PY) -c "import selenium" 2>/dev/null || $(PY) -m pip install -q selenium
+	$(WITH_DB) $(PY) -m pytest -m browser tests/browser
 
 # The fault scenarios alone, with their table (they also run in make test).
 faults: install db
