@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # and records where in .mysqlpool-db.env, which every target below reads).
 WITH_DB = if [ -f .mysqlpool-db.env ]; then set -a; . ./.mysqlpool-db.env; set +a; fi;
 
-.PHONY: install db test test-fast test-fallback faults compat compat-full lint format demo bench bench-chart tox test-sqlalchemy-next clean docs dist
+.PHONY: install db test test-fast test-fallback browser-test faults compat compat-full lint format demo bench bench-chart tox test-sqlalchemy-next clean docs dist
 
 install: $(VENV)/.installed
 
@@ -30,6 +30,13 @@ test-fast: install db
 # libmariadb's MYSQL struct (connection/native.py): the fallback path stays tested.
 test-fallback: install db
 	$(WITH_DB) MYSQLPOOL_STRUCT_READ=0 $(PY) -m pytest -m "not slow" -q
+
+# The debug-toolbar panel and Django's debug page in headless Chromium at 1280x800, under
+# runserver (tests/browser; make test leaves them out). Chromium and chromedriver are Debian's.
+browser-test: install db
+	bash .ci/browser-deps.sh
+	$(PY) -c "import selenium" 2>/dev/null || $(PY) -m pip install -q selenium
+	$(WITH_DB) $(PY) -m pytest -m browser tests/browser
 
 # The fault scenarios alone, with their table (they also run in make test).
 faults: install db

@@ -171,6 +171,23 @@ def test_the_pool_state_shown_is_the_pools_stats_after_the_view(toolbar: Client)
     assert '<td data-stat="idle">0</td>' in page.content
 
 
+def test_each_pool_is_a_column_of_figures_under_labels_not_raw_keys(toolbar: Client) -> None:
+    connection_id(connections[ONE])  # a second pool, its only connection held by this thread
+    page = watched(toolbar)
+
+    labels = re.findall(r'<th title="(\w+)"[^>]*>([^<]+)</th>', page.content)
+    assert labels == list(panel_module.POOL_FIGURES.items())
+    assert ("checked_out", "Checked out") in labels
+    assert ("wait_seconds_max", "Longest wait (s)") in labels
+    assert ">checked_out<" not in page.content  # the key only as the label's tooltip
+    shown = {
+        key: re.findall(rf'<td data-stat="{key}">([^<]*)</td>', page.content)
+        for key in ("checked_out", "max_connections")
+    }
+    assert shown["checked_out"] == ["1", "1"]  # the request's and this thread's
+    assert sorted(shown["max_connections"], key=int) == ["1", "15"]  # ONE's 1 + 0, 5 + 10
+
+
 def test_a_request_queued_behind_another_threads_connection_shows_its_wait(
     toolbar: Client,
 ) -> None:

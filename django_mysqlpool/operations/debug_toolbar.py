@@ -17,6 +17,7 @@ from typing import Any
 from debug_toolbar.panels import Panel
 from django.db import connections
 from django.http import HttpRequest, HttpResponse
+from django.template.loader import render_to_string
 
 from ..integration.lifecycle import pool_stats
 from ..pool import BORROWED, CONNECTED, GIVEN_BACK, TIMED_OUT, PoolEvent, add_listener, is_listening
@@ -29,21 +30,24 @@ Heard = list[tuple[float, PoolEvent]]
 #: with a copy of the request's context, which still holds the same list.
 _collecting: ContextVar[Heard | None] = ContextVar("django_mysqlpool_toolbar", default=None)
 
-#: The ``pool_stats()`` keys the panel shows, in its columns' order.
-POOL_STATE = (
-    "size",
-    "checked_out",
-    "idle",
-    "overflow",
-    "pending",
-    "max_connections",
-    "created",
-    "borrowed",
-    "waits",
-    "wait_seconds_max",
-    "timeouts",
-    "discarded",
-)
+#: The ``pool_stats()`` figures the panel shows, in its rows' order, with their labels.
+POOL_FIGURES: dict[str, str] = {
+    "size": "Open connections",
+    "checked_out": "Checked out",
+    "idle": "Idle",
+    "overflow": "Beyond pool_size",
+    "pending": "Waiting now",
+    "max_connections": "Open at most",
+    "created": "Connections opened",
+    "borrowed": "Borrows",
+    "waits": "Borrows that waited",
+    "wait_seconds_max": "Longest wait (s)",
+    "timeouts": "Timed out",
+    "discarded": "Discarded",
+}
+
+#: Their keys: what the toolbar stores for each pool, and what the labels are shown for.
+POOL_STATE = tuple(POOL_FIGURES)
 
 
 def hear(event: PoolEvent) -> None:
@@ -109,13 +113,23 @@ def summarise(heard: Heard, started: float, now: float) -> dict[str, Any]:
 
 
 def pool_state(found: dict[str, Any]) -> dict[str, Any]:
-    """One pool's row: its target, the ``POOL_STATE`` figures and its settings in force."""
+    """One pool's column: its target, the ``POOL_STATE`` figures and its settings in force."""
     settings = found.get("settings") or {}
     return {
         "target": found["target"],
         "figures": [(key, found.get(key)) for key in POOL_STATE],
         "settings": ", ".join(f"{name}={value}" for name, value in settings.items()),
     }
+
+
+def figure_rows(pools: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The pools' figures turned for the panel: a row per figure (its key, its label, each
+    pool's value), so that many pools add columns of one short figure each."""
+    figures = [dict(pool["figures"]) for pool in pools]
+    return [
+        {"key": key, "label": label, "values": [one.get(key) for one in figures]}
+        for key, label in POOL_FIGURES.items()
+    ]
 
 
 def subtitle(found: dict[str, Any]) -> str:
@@ -157,6 +171,13 @@ class PoolPanel(Panel):
         self._started = 0.0
         self._token: Token[Heard | None] | None = None
         self._already_held: list[str] = []
+
+    @property
+    def content(self) -> str:
+        # The labels are added as the panel is shown: the toolbar's store keeps the figures.
+        found = self.get_stats()  # type: ignore[no-untyped-call]
+        rows = figure_rows(found.get("pools", []))
+        return render_to_string(self.template, {**found, "figure_rows": rows})
 
     @property
     def nav_subtitle(self) -> str:
