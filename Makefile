@@ -48,8 +48,8 @@ format: install
 demo: install db
 	$(WITH_DB) $(PY) -m tests.demo.run_demo
 
-# Interpreters pyenv installed are put on PATH so tox finds python3.10 ... python3.13.
-PYENV_PATHS = $(subst $(eval) ,:,$(wildcard $(HOME)/.pyenv/versions/3.1[0-3]*/bin))
+# Interpreters pyenv installed are put on PATH so tox finds python3.11 ... python3.13.
+PYENV_PATHS = $(subst $(eval) ,:,$(wildcard $(HOME)/.pyenv/versions/3.1[1-3]*/bin))
 
 # The benchmark compares with django-db-connection-pool and Django's PostgreSQL pool
 # (psycopg, psycopg_pool), installed only in its own venv.
