@@ -10,11 +10,11 @@ WITH_DB = if [ -f .mysqlpool-db.env ]; then set -a; . ./.mysqlpool-db.env; set +
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: setup.cfg pyproject.toml
+$(VENV)/.installed: setup.cfg pyproject.toml requirements/test.txt requirements/lint.txt
 	bash .ci/system-deps.sh
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,lint]'
+	$(PY) -m pip install -q -e . -r requirements/test.txt -r requirements/lint.txt
 	touch $@
 
 db:
@@ -86,7 +86,7 @@ test-sqlalchemy-next: db
 	bash .ci/system-deps.sh
 	$(PYTHON) -m venv $(SA_NEXT_VENV)
 	$(SA_NEXT_VENV)/bin/python -m pip install -q --upgrade pip
-	$(SA_NEXT_VENV)/bin/python -m pip install -q -e '.[test]'
+	$(SA_NEXT_VENV)/bin/python -m pip install -q -e . -r requirements/test.txt
 	$(SA_NEXT_VENV)/bin/python -m pip install -q --pre --upgrade SQLAlchemy 2>&1 | grep -v "incompatible" || true
 	$(SA_NEXT_VENV)/bin/python -c "import sqlalchemy; print('SQLAlchemy', sqlalchemy.__version__)"
 	$(WITH_DB) $(SA_NEXT_VENV)/bin/python -m pytest -m "not slow"

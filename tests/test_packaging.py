@@ -24,6 +24,8 @@ SUPPORTED_PYTHON = ["3.11", "3.12", "3.13"]
 SUPPORTED_DJANGO = ["5.2", "6.0", "6.1"]
 #: Django releases that need a newer Python than the oldest supported one.
 DJANGO_NEEDS_PYTHON = {"6.0": "3.12", "6.1": "3.12"}
+#: The extras users install; developer tools live in requirements/, never in the metadata.
+PUBLISHED_EXTRAS = {"pymysql", "prometheus", "opentelemetry", "debug-toolbar"}
 #: The pages that state the supported releases, each as "Python 3.x-3.y" and "Django a.b ...".
 PAGES_NAMING_VERSIONS = ["README.rst", "docs/index.rst", "docs/development.rst"]
 
@@ -69,6 +71,11 @@ def test_install_requirements_start_at_the_oldest_supported_releases():
     assert options["python_requires"] == f">={SUPPORTED_PYTHON[0]}"
     djangos = [r for r in lines_of(options["install_requires"]) if r.startswith("Django")]
     assert djangos == [f"Django>={SUPPORTED_DJANGO[0]}"]
+
+
+def test_only_the_user_facing_extras_are_published():
+    extras = read_ini("setup.cfg")["options.extras_require"]
+    assert set(extras) == PUBLISHED_EXTRAS
 
 
 def tox_environments() -> list[str]:
@@ -173,9 +180,7 @@ def test_wheel_metadata_declares_versions_requirements_and_extras(wheel):
     assert {f"Django>={SUPPORTED_DJANGO[0]}", "SQLAlchemy<2.2,>=2.0", "mysqlclient>=2.2"} <= set(
         requires
     )
-    assert {"pymysql", "prometheus", "opentelemetry", "debug-toolbar", "test"} <= set(
-        metadata.get_all("Provides-Extra")
-    )
+    assert set(metadata.get_all("Provides-Extra")) == PUBLISHED_EXTRAS
     assert metadata["License-Expression"] == "MIT"
 
 
