@@ -46,7 +46,7 @@ def lines_of(value: str) -> list[str]:
 
 def test_the_version_is_the_changelogs_newest_release():
     headings = re.findall(
-        r"^(\d+\.\d+\.\d+) \(\d{4}-\d{2}-\d{2}\)$", (ROOT / "CHANGELOG.rst").read_text(), re.M
+        r"^(\d+\.\d+\.\d+) — \d{4}-\d{2}-\d{2}$", (ROOT / "CHANGELOG.rst").read_text(), re.M
     )
     assert headings and headings[0] == VERSION
 
