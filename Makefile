@@ -10,11 +10,11 @@ WITH_DB = if [ -f .mysqlpool-db.env ]; then set -a; . ./.mysqlpool-db.env; set +
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: setup.cfg pyproject.toml
+$(VENV)/.installed: setup.cfg pyproject.toml requirements/test.txt requirements/lint.txt
 	bash .ci/system-deps.sh
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,lint]'
+	$(PY) -m pip install -q -e . -r requirements/test.txt -r requirements/lint.txt
 	touch $@
 
 db:
@@ -24,12 +24,12 @@ test: install db
 	$(WITH_DB) $(PY) -m pytest
 
 test-fast: install db
-	$(WITH_DB) $(PY) -m pytest -m "not slow"
+	$(WITH_DB) $(PY) -m pytest -m "not slow and not browser"
 
 # The suite again with the status word read through the library call instead of from
 # libmariadb's MYSQL struct (connection/native.py): the fallback path stays tested.
 test-fallback: install db
-	$(WITH_DB) MYSQLPOOL_STRUCT_READ=0 $(PY) -m pytest -m "not slow" -q
+	$(WITH_DB) MYSQLPOOL_STRUCT_READ=0 $(PY) -m pytest -m "not slow and not browser" -q
 
 # The debug-toolbar panel and Django's debug page in headless Chromium at 1280x800, under
 # runserver (tests/browser; make test leaves them out). Chromium and chromedriver are Debian's.
@@ -60,8 +60,8 @@ format: install
 demo: install db
 	$(WITH_DB) $(PY) -m tests.demo.run_demo
 
-# Interpreters pyenv installed are put on PATH so tox finds python3.10 ... python3.13.
-PYENV_PATHS = $(subst $(eval) ,:,$(wildcard $(HOME)/.pyenv/versions/3.1[0-3]*/bin))
+# Interpreters pyenv installed are put on PATH so tox finds python3.11 ... python3.13.
+PYENV_PATHS = $(subst $(eval) ,:,$(wildcard $(HOME)/.pyenv/versions/3.1[1-3]*/bin))
 
 # The benchmark compares with django-db-connection-pool and Django's PostgreSQL pool
 # (psycopg, psycopg_pool), installed only in its own venv.
@@ -98,7 +98,7 @@ test-sqlalchemy-next: db
 	bash .ci/system-deps.sh
 	$(PYTHON) -m venv $(SA_NEXT_VENV)
 	$(SA_NEXT_VENV)/bin/python -m pip install -q --upgrade pip
-	$(SA_NEXT_VENV)/bin/python -m pip install -q -e '.[test]'
+	$(SA_NEXT_VENV)/bin/python -m pip install -q -e . -r requirements/test.txt
 	$(SA_NEXT_VENV)/bin/python -m pip install -q --pre --upgrade SQLAlchemy 2>&1 | grep -v "incompatible" || true
 	$(SA_NEXT_VENV)/bin/python -c "import sqlalchemy; print('SQLAlchemy', sqlalchemy.__version__)"
 	$(WITH_DB) $(SA_NEXT_VENV)/bin/python -m pytest -m "not slow"

@@ -34,7 +34,6 @@ from workload import DBCP, MARIADB, PLAIN, POOLED, POSTGRESQL, Config, one_reque
 # isort: split
 import breakdown
 import contention
-import django
 import minimal_pool
 import pgcluster
 import targets
@@ -148,8 +147,6 @@ def run_part(part: breakdown.Part, parts: list[breakdown.Part], requests: int) -
 
 def start_postgresql() -> tuple[pgcluster.Cluster | None, str]:
     """A throwaway cluster for the reference rows, or None and the one-line reason."""
-    if django.VERSION < (5, 1):
-        return None, f"Django {django.get_version()} has no PostgreSQL pool (5.1+)"
     try:
         import psycopg
         import psycopg_pool  # noqa: F401

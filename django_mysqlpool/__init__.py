@@ -17,7 +17,7 @@ from typing import Any
 
 from .integration.decorators import auto_close_db
 
-__version__ = "1.1.0"
+__version__ = "1.2.0"
 __all__ = [
     "PoolError",
     "PoolTimeout",

@@ -132,7 +132,7 @@ def fetch_django_tests(version: str, cache: Path) -> Path:
     with tarfile.open(archives[0]) as archive:
         if hasattr(tarfile, "data_filter"):
             archive.extractall(cache, filter="data")
-        else:  # Python < 3.10.12 has no extraction filters; the archive comes from PyPI.
+        else:  # Python 3.11 before 3.11.4 has no extraction filters; the archive is PyPI's.
             archive.extractall(cache)
     return tests
 
