@@ -80,11 +80,13 @@ bench: $(BENCH_VENV)/.installed db
 	bash benchmarks/postgres-deps.sh
 	$(WITH_DB) $(BENCH_VENV)/bin/python benchmarks/bench.py
 
-# Runs the benchmark again, keeps its figures in benchmarks/results.json and draws them.
+# Runs the benchmark again, keeps its figures in benchmarks/results.json, draws them and
+# writes the figures every page quotes (docs/_generated/figures.rst, README.rst's Performance).
 bench-chart: $(BENCH_VENV)/.installed db
 	bash benchmarks/postgres-deps.sh
 	$(WITH_DB) $(BENCH_VENV)/bin/python benchmarks/bench.py --save benchmarks/results.json
 	$(BENCH_VENV)/bin/python benchmarks/chart.py benchmarks/results.json docs/benchmark.png
+	$(BENCH_VENV)/bin/python benchmarks/docs_figures.py benchmarks/results.json
 
 tox: install
 	$(PY) -m pip install -q tox

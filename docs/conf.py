@@ -21,7 +21,11 @@ release = _found.group(1) if _found else "unknown"
 version = ".".join(release.split(".")[:2])
 
 extensions: list[str] = []
-exclude_patterns = ["_build"]
+# _generated/ holds included text, not pages.
+exclude_patterns = ["_build", "_generated"]
+# The benchmark's figures (|pooled-us|, |bench-date|...) as substitutions on every page,
+# written from benchmarks/results.json by benchmarks/docs_figures.py (make bench-chart).
+rst_epilog = (ROOT / "docs" / "_generated" / "figures.rst").read_text(encoding="utf-8")
 # Every cross-reference must resolve (no intersphinx: the build must work offline).
 nitpicky = True
 default_role = "literal"
