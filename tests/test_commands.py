@@ -85,6 +85,62 @@ def test_check_reports_invalid_pool_settings_as_e001_and_exits_1_without_a_trace
     assert "System check identified 1 issue" in result.stderr
 
 
+#: The test settings without the optional app: what the ENGINE does on its own.
+WITHOUT_APP = {"INSTALLED_APPS": ["django.contrib.contenttypes", "django.contrib.auth"]}
+MISPLACED = (
+    "DATABASES['default']['OPTIONS'] has the pool arguments 'pool_size' and 'timeout', which "
+    "the driver's connect() does not take: move them into "
+    "DATABASES['default']['OPTIONS']['pool'], as in "
+    '"OPTIONS": {"pool": {"pool_size": 3, "timeout": 4}}.'
+)
+
+
+@pytest.mark.parametrize("app", ["with the app", "without the app"])
+@pytest.mark.parametrize("command", [["check"], ["check", "--database", "default"]])
+def test_check_reports_pool_arguments_written_into_options_once_and_exits_1(command, app):
+    # connect_timeout and read_timeout are the driver's: they stay where they are.
+    options = {"pool_size": 3, "connect_timeout": 5, "read_timeout": 30, "timeout": 4}
+    result = manage(
+        *command,
+        settings=WITHOUT_APP if app == "without the app" else {},
+        default={"OPTIONS": options},
+    )
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert f"DATABASES['default']: (mysqlpool.E001) {MISPLACED}\n" in result.stderr
+    assert "System check identified 1 issue" in result.stderr  # not twice with the app
+
+
+@pytest.mark.parametrize("app", ["with the app", "without the app"])
+@pytest.mark.parametrize("max_age", [60, None])
+def test_check_warns_once_about_conn_max_age_on_a_pooled_alias_and_exits_0(max_age, app):
+    result = manage(
+        "check",
+        settings=WITHOUT_APP if app == "without the app" else {},
+        default={"CONN_MAX_AGE": max_age},
+    )
+    assert result.returncode == 0, result.stderr
+    assert (
+        f"DATABASES['default']: (mysqlpool.W001) DATABASES['default']['CONN_MAX_AGE'] is "
+        f"{max_age!r} on a pooled alias" in result.stderr
+    )
+    assert "System check identified 1 issue" in result.stdout + result.stderr
+
+
+def test_check_says_nothing_of_the_default_conn_max_age_without_the_app():
+    result = manage("check", settings=WITHOUT_APP, default={"CONN_MAX_AGE": 0})
+    assert result.returncode == 0, result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_status_reports_pool_arguments_in_options_as_invalid_settings_not_the_server():
+    text = failed_status(
+        False, "'default' has invalid pool settings", default={"OPTIONS": {"pool_size": 3}}
+    )
+    assert "settings: INVALID: DATABASES['default']['OPTIONS'] has the pool argument " in text
+    assert "server:" not in text
+
+
 def test_check_with_database_on_valid_settings_exits_0():
     result = manage("check", "--database", "default")
     assert result.returncode == 0, result.stderr

@@ -149,3 +149,38 @@ def test_pool_idle_past_wait_timeout_never_says_gone_away(make_wrapper, observer
     wrapper.close()
     assert observer.is_gone(first, within=10)  # the server dropped it
     assert connection_id(wrapper) != first  # liveness check replaced it, no error
+
+
+def test_pool_arguments_written_into_options_raise_improperly_configured_not_type_error(
+    make_wrapper, observer, own_database
+):
+    wrapper = make_wrapper(NAME=own_database, OPTIONS={"pool_size": 3, "connect_timeout": 5})
+    where = f"DATABASES[{wrapper.alias!r}]['OPTIONS']"
+    with pytest.raises(ImproperlyConfigured) as raised:
+        wrapper.ensure_connection()
+    assert str(raised.value) == (
+        f"{where} has the pool argument 'pool_size', which the driver's connect() does not "
+        f'take: move it into {where}[\'pool\'], as in "OPTIONS": {{"pool": {{"pool_size": 3}}}}.'
+    )
+    assert raised.value.__suppress_context__  # no TypeError traceback above it
+    assert observer.connections_to(own_database) == set()
+
+
+def test_driver_timeouts_in_options_are_the_drivers_not_misplaced_pool_arguments(make_wrapper):
+    wrapper = make_wrapper(OPTIONS={"connect_timeout": 5, "read_timeout": 30, "write_timeout": 30})
+    with wrapper.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        assert cursor.fetchone() == (1,)
+
+
+def test_conn_max_age_on_a_pooled_alias_is_allowed_and_keeps_the_connection_borrowed(
+    make_wrapper, observer
+):
+    # Warned (mysqlpool.W001), not refused as Django's PostgreSQL pool does: see
+    # docs/settings.rst, CONN_MAX_AGE.
+    wrapper = make_wrapper(CONN_MAX_AGE=None)
+    held = connection_id(wrapper)
+    wrapper.close_if_unusable_or_obsolete()  # what Django does at the end of a request
+    assert connection_id(wrapper) == held and observer.is_alive(held)
+    [stats] = django_mysqlpool.pool_stats()
+    assert stats["checked_out"] == 1  # never given back: what W001 is about

@@ -2,9 +2,11 @@
 
 from django.db.backends.mysql.base import Database, DatabaseWrapper  # type: ignore[attr-defined]
 
+from django_mysqlpool.integration import engine_checks
 from django_mysqlpool.integration.patch import install
 
 install(Database)
+engine_checks.register()  # with or without the optional app
 
 #: Connections made for this ENGINE (and ENGINEs that import this module's names) are pooled.
 MYSQLPOOL_POOLED_ENGINE = True
