@@ -7,6 +7,7 @@ import io
 import json
 import os
 import re
+import secrets
 import socket
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
 from tests.support.aliases import add_aliases
+from tests.support.names import unique
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -213,9 +215,67 @@ def test_status_prints_the_whole_report_then_exits_1_when_the_server_is_unreacha
     if json_output:
         assert found["target"] == f"root@127.0.0.1:{port}/{found['target'].split('/')[-1]}"
         assert re.match(r"OperationalError: \(200[23]", found["server_error"])
+        assert found["server_error_kind"] == "unreachable"
+        assert found["settings"]["recycle"] is None  # not derived yet; -1 would say "never"
     else:
-        assert re.search(r"server: unreachable: OperationalError: \(200[23]", found)
+        assert re.search(r"\n  server: unreachable: OperationalError: \(200[23]", found)
+        assert (
+            "\n  fix: check HOST and PORT in DATABASES['default'], and that the server is "
+            "running and accepts connections from this host\n" in found
+        )
+        assert " recycle=None (derived from wait_timeout on the first connection) " in found
         assert "sizing: 1 process(es) × 15" in found  # the rest of the report
+
+
+@pytest.fixture
+def login(observer):
+    """A user of this run's own, with a password and no privileges at all."""
+    user, password = unique("login"), secrets.token_hex(12)
+    observer.query(f"CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'")
+    yield user, password
+    observer.query(f"DROP USER IF EXISTS '{user}'@'%'")
+
+
+@pytest.mark.parametrize("json_output", [False, True])
+@pytest.mark.parametrize(
+    ("attempt", "code"), [("wrong password", 1045), ("no access to NAME", 1044)]
+)
+def test_status_tells_a_refused_login_from_an_unreachable_server_without_the_password(
+    login, json_output, attempt, code
+):
+    user, password = login
+    given = f"wrong-{secrets.token_hex(6)}" if attempt == "wrong password" else password
+    problem = "'default' cannot log in to its server"
+    args = ["--json"] if json_output else []
+    result = manage("mysqlpool", "status", *args, default={"USER": user, "PASSWORD": given})
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.endswith(f"mysqlpool status: {problem}.\n")
+    assert given not in result.stdout + result.stderr and password not in result.stdout
+    if json_output:
+        [found] = json.loads(result.stdout)["aliases"]
+        assert found["server_error_kind"] == "login_refused"
+        assert found["server_error"].startswith(f"OperationalError: ({code}, ")
+        return
+    assert f'\n  server: login refused: OperationalError: ({code}, "Access denied for user ' in (
+        result.stdout
+    )
+    assert (
+        "\n  fix: check USER and PASSWORD in DATABASES['default'], and that this user may use "
+        "its NAME from this host\n" in result.stdout
+    )
+    assert "unreachable" not in result.stdout + result.stderr
+
+
+def test_status_prints_settings_as_settings_py_spells_them():
+    result = manage("mysqlpool", "status", settings={"MYSQLPOOL_ARGUMENTS": {"pool_size": 2}})
+    assert result.returncode == 0, result.stderr
+    [line] = [line for line in result.stdout.splitlines() if line.startswith("  settings: ")]
+    assert line.startswith("  settings: ElasticPool echo=False host_backoff=5.0 hosts=None ")
+    assert " pool_size=2 " in line and " reset='auto' reset_on_return='rollback' " in line
+    assert re.search(r" recycle=\d+ \(derived from wait_timeout\) ", line)
+    chosen = manage("mysqlpool", "status", settings={"MYSQLPOOL_ARGUMENTS": {"recycle": -1}}).stdout
+    assert " recycle=-1 require=None " in chosen  # the user's own value, as written
 
 
 def test_call_command_status_returns_the_report_with_its_problems(settings):
