@@ -59,7 +59,8 @@ INVALID = [
     (
         {"MYSQLPOOL_ARGUMENTS": {"pool_size": "ten"}},
         {},
-        "MYSQLPOOL_ARGUMENTS['pool_size'] must be an int >= 0 (0 means no limit), got 'ten'.",
+        "MYSQLPOOL_ARGUMENTS['pool_size'] must be an int >= 0 (0 means no limit), "
+        "got the str 'ten'.",
     ),
     ({"MYSQLPOOL_ARGUMENTS": "x"}, {}, "MYSQLPOOL_ARGUMENTS must be a dict of pool arguments"),
     (

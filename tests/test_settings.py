@@ -46,11 +46,26 @@ def test_unknown_backend_names_the_setting_and_what_is_allowed(
     [
         (
             {"pool_size": "ten"},
-            "MYSQLPOOL_ARGUMENTS['pool_size'] must be an int >= 0 (0 means no limit), got 'ten'",
+            "MYSQLPOOL_ARGUMENTS['pool_size'] must be an int >= 0 (0 means no limit), "
+            "got the str 'ten'",
         ),
         ({"max_overflow": -2}, "MYSQLPOOL_ARGUMENTS['max_overflow'] must be an int >= -1"),
         ({"timeout": 0}, "MYSQLPOOL_ARGUMENTS['timeout'] must be a number of seconds > 0, got 0"),
         ({"pool_size": True}, "got True"),
+        # Read from the environment: a str that looks like a number says it is a str.
+        (
+            {"pool_size": "10"},
+            "MYSQLPOOL_ARGUMENTS['pool_size'] must be an int >= 0 (0 means "
+            "no limit), got the str '10'.",
+        ),
+        (
+            {"pre_ping": "False"},
+            "MYSQLPOOL_ARGUMENTS['pre_ping'] must be True or False, got the str 'False'.",
+        ),
+        (
+            {"timeout": 10.0, "max_overflow": 2.0},
+            "['max_overflow'] must be an int >= -1 (-1 means no limit), got 2.0.",
+        ),
         (
             {"poolsize": 3},
             "unknown argument 'poolsize' for ElasticPool; allowed: echo, host_backoff, hosts",
@@ -79,8 +94,9 @@ def test_argument_the_chosen_backend_does_not_take_is_rejected(make_wrapper, set
 
 
 def test_bad_per_alias_option_names_the_alias_setting(make_wrapper):
-    assert "OPTIONS['pool'] must be True, False or a dict" in connect_error(
-        make_wrapper, pool="yes"
+    assert (
+        "OPTIONS['pool'] must be True, False or a dict of pool arguments, got the str 'yes'."
+        in (connect_error(make_wrapper, pool="yes"))
     )
     assert "OPTIONS['pool']['timeout'] must be a number" in connect_error(
         make_wrapper, pool={"timeout": "1s"}

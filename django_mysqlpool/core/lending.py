@@ -59,7 +59,7 @@ from .elastic import SLOT, ElasticPool, is_slot
 from .errors import PoolError, PoolTimeout, TooManyWaiting
 from .handle import PooledConnection
 from .hosts import HostList
-from .stats import WAITED, PoolCounters
+from .stats import WAITED, PoolCounters, connections_in_use
 
 logger = logging.getLogger("django_mysqlpool")
 
@@ -698,12 +698,12 @@ class RegisteredPool:
     def _warn_about_wait(self, waited: float) -> None:
         limit = self.max_connections()
         logger.warning(
-            "django-mysqlpool: waited %.2f s for a connection to %s: %s were in use. "
+            "django-mysqlpool: waited %.2f s for a connection to %s: %s. "
             "Raise 'pool_size' or 'max_overflow' in %s, or give connections back sooner "
             "(this warning: 'wait_warning_after', now %g s).",
             waited,
             self.target,
-            f"all {limit}" if limit else "all its connections",
+            connections_in_use(limit, past=True),
             self.setting,
             self.config.wait_warning_after,
         )
@@ -741,8 +741,8 @@ class RegisteredPool:
         size, overflow = effective["pool_size"], effective["max_overflow"]
         return (
             f"django-mysqlpool: couldn't get a connection to {self.target} after "
-            f"{waited:.2f} sec: all {size + max(overflow, 0)} connections (pool_size={size}, "
-            f"max_overflow={overflow}) are in use. Raise 'pool_size' or 'max_overflow' in "
+            f"{waited:.2f} sec: {connections_in_use(size + max(overflow, 0))} "
+            f"(pool_size={size}, max_overflow={overflow}). Raise 'pool_size' or 'max_overflow' in "
             f"{self.setting} to allow more, raise 'timeout' (now "
             f"{effective['timeout']:g} sec) to wait longer, or give connections back "
             f"sooner (connection.close(), django_mysqlpool.auto_close_db)."

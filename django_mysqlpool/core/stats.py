@@ -192,7 +192,7 @@ def advice(found: dict[str, Any]) -> list[str]:
     if found[TIMEOUTS] or found[REFUSED]:
         said.append(
             f"too small: {found[TIMEOUTS]} borrowers timed out and {found[REFUSED]} were "
-            f"refused (all {limit} connections in use): raise pool_size or max_overflow, or "
+            f"refused ({connections_in_use(limit)}): raise pool_size or max_overflow, or "
             f"give connections back sooner"
         )
     elif found[WAITS]:
@@ -258,3 +258,14 @@ def idle_bounds(registered: RegisteredPool) -> dict[str, int | None]:
         return {IDLE_MIN: elastic.min_idle, IDLE_MAX: registered.max_connections()}
     size = registered.config.effective().get("pool_size")
     return {IDLE_MIN: None, IDLE_MAX: size or None}
+
+
+def connections_in_use(limit: int | None, past: bool = False) -> str:
+    """``all 15 connections are in use``, ``its only connection is in use``, or ``every
+    connection is in use`` without a limit: messages about a full pool, in good grammar."""
+    verb = ("were" if past else "are") if limit not in (None, 1) else ("was" if past else "is")
+    if limit is None:
+        return f"every connection {verb} in use"
+    if limit == 1:
+        return f"its only connection {verb} in use"
+    return f"all {limit} connections {verb} in use"
