@@ -7,6 +7,7 @@ import io
 import json
 import os
 import re
+import secrets
 import socket
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
 from tests.support.aliases import add_aliases
+from tests.support.names import unique
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -57,7 +59,8 @@ INVALID = [
     (
         {"MYSQLPOOL_ARGUMENTS": {"pool_size": "ten"}},
         {},
-        "MYSQLPOOL_ARGUMENTS['pool_size'] must be an int >= 0 (0 means no limit), got 'ten'.",
+        "MYSQLPOOL_ARGUMENTS['pool_size'] must be an int >= 0 (0 means no limit), "
+        "got the str 'ten'.",
     ),
     ({"MYSQLPOOL_ARGUMENTS": "x"}, {}, "MYSQLPOOL_ARGUMENTS must be a dict of pool arguments"),
     (
@@ -83,6 +86,62 @@ def test_check_reports_invalid_pool_settings_as_e001_and_exits_1_without_a_trace
     assert "Traceback" not in result.stderr + result.stdout
     assert "(mysqlpool.E001)" in result.stderr and message in result.stderr
     assert "System check identified 1 issue" in result.stderr
+
+
+#: The test settings without the optional app: what the ENGINE does on its own.
+WITHOUT_APP = {"INSTALLED_APPS": ["django.contrib.contenttypes", "django.contrib.auth"]}
+MISPLACED = (
+    "DATABASES['default']['OPTIONS'] has the pool arguments 'pool_size' and 'timeout', which "
+    "the driver's connect() does not take: move them into "
+    "DATABASES['default']['OPTIONS']['pool'], as in "
+    '"OPTIONS": {"pool": {"pool_size": 3, "timeout": 4}}.'
+)
+
+
+@pytest.mark.parametrize("app", ["with the app", "without the app"])
+@pytest.mark.parametrize("command", [["check"], ["check", "--database", "default"]])
+def test_check_reports_pool_arguments_written_into_options_once_and_exits_1(command, app):
+    # connect_timeout and read_timeout are the driver's: they stay where they are.
+    options = {"pool_size": 3, "connect_timeout": 5, "read_timeout": 30, "timeout": 4}
+    result = manage(
+        *command,
+        settings=WITHOUT_APP if app == "without the app" else {},
+        default={"OPTIONS": options},
+    )
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert f"DATABASES['default']: (mysqlpool.E001) {MISPLACED}\n" in result.stderr
+    assert "System check identified 1 issue" in result.stderr  # not twice with the app
+
+
+@pytest.mark.parametrize("app", ["with the app", "without the app"])
+@pytest.mark.parametrize("max_age", [60, None])
+def test_check_warns_once_about_conn_max_age_on_a_pooled_alias_and_exits_0(max_age, app):
+    result = manage(
+        "check",
+        settings=WITHOUT_APP if app == "without the app" else {},
+        default={"CONN_MAX_AGE": max_age},
+    )
+    assert result.returncode == 0, result.stderr
+    assert (
+        f"DATABASES['default']: (mysqlpool.W001) DATABASES['default']['CONN_MAX_AGE'] is "
+        f"{max_age!r} on a pooled alias" in result.stderr
+    )
+    assert "System check identified 1 issue" in result.stdout + result.stderr
+
+
+def test_check_says_nothing_of_the_default_conn_max_age_without_the_app():
+    result = manage("check", settings=WITHOUT_APP, default={"CONN_MAX_AGE": 0})
+    assert result.returncode == 0, result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_status_reports_pool_arguments_in_options_as_invalid_settings_not_the_server():
+    text = failed_status(
+        False, "'default' has invalid pool settings", default={"OPTIONS": {"pool_size": 3}}
+    )
+    assert "settings: INVALID: DATABASES['default']['OPTIONS'] has the pool argument " in text
+    assert "server:" not in text
 
 
 def test_check_with_database_on_valid_settings_exits_0():
@@ -157,9 +216,67 @@ def test_status_prints_the_whole_report_then_exits_1_when_the_server_is_unreacha
     if json_output:
         assert found["target"] == f"root@127.0.0.1:{port}/{found['target'].split('/')[-1]}"
         assert re.match(r"OperationalError: \(200[23]", found["server_error"])
+        assert found["server_error_kind"] == "unreachable"
+        assert found["settings"]["recycle"] is None  # not derived yet; -1 would say "never"
     else:
-        assert re.search(r"server: unreachable: OperationalError: \(200[23]", found)
+        assert re.search(r"\n  server: unreachable: OperationalError: \(200[23]", found)
+        assert (
+            "\n  fix: check HOST and PORT in DATABASES['default'], and that the server is "
+            "running and accepts connections from this host\n" in found
+        )
+        assert " recycle=None (derived from wait_timeout on the first connection) " in found
         assert "sizing: 1 process(es) × 15" in found  # the rest of the report
+
+
+@pytest.fixture
+def login(observer):
+    """A user of this run's own, with a password and no privileges at all."""
+    user, password = unique("login"), secrets.token_hex(12)
+    observer.query(f"CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'")
+    yield user, password
+    observer.query(f"DROP USER IF EXISTS '{user}'@'%'")
+
+
+@pytest.mark.parametrize("json_output", [False, True])
+@pytest.mark.parametrize(
+    ("attempt", "code"), [("wrong password", 1045), ("no access to NAME", 1044)]
+)
+def test_status_tells_a_refused_login_from_an_unreachable_server_without_the_password(
+    login, json_output, attempt, code
+):
+    user, password = login
+    given = f"wrong-{secrets.token_hex(6)}" if attempt == "wrong password" else password
+    problem = "'default' cannot log in to its server"
+    args = ["--json"] if json_output else []
+    result = manage("mysqlpool", "status", *args, default={"USER": user, "PASSWORD": given})
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.endswith(f"mysqlpool status: {problem}.\n")
+    assert given not in result.stdout + result.stderr and password not in result.stdout
+    if json_output:
+        [found] = json.loads(result.stdout)["aliases"]
+        assert found["server_error_kind"] == "login_refused"
+        assert found["server_error"].startswith(f"OperationalError: ({code}, ")
+        return
+    assert f'\n  server: login refused: OperationalError: ({code}, "Access denied for user ' in (
+        result.stdout
+    )
+    assert (
+        "\n  fix: check USER and PASSWORD in DATABASES['default'], and that this user may use "
+        "its NAME from this host\n" in result.stdout
+    )
+    assert "unreachable" not in result.stdout + result.stderr
+
+
+def test_status_prints_settings_as_settings_py_spells_them():
+    result = manage("mysqlpool", "status", settings={"MYSQLPOOL_ARGUMENTS": {"pool_size": 2}})
+    assert result.returncode == 0, result.stderr
+    [line] = [line for line in result.stdout.splitlines() if line.startswith("  settings: ")]
+    assert line.startswith("  settings: ElasticPool echo=False host_backoff=5.0 hosts=None ")
+    assert " pool_size=2 " in line and " reset='auto' reset_on_return='rollback' " in line
+    assert re.search(r" recycle=\d+ \(derived from wait_timeout\) ", line)
+    chosen = manage("mysqlpool", "status", settings={"MYSQLPOOL_ARGUMENTS": {"recycle": -1}}).stdout
+    assert " recycle=-1 require=None " in chosen  # the user's own value, as written
 
 
 def test_call_command_status_returns_the_report_with_its_problems(settings):

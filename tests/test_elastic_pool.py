@@ -300,7 +300,7 @@ def test_stats_advise_a_larger_pool_after_borrowers_waited(handler_for):
     burst(connections, 1, during)
     waiters[0].join(10)
     [advice] = stats()["advice"]
-    assert advice.startswith("too small at peaks: 1 borrowers waited")
+    assert advice.startswith("too small at peaks: 1 borrower waited")
 
 
 def test_stats_advise_a_smaller_pool_when_the_peak_stayed_below_pool_size(handler_for, monkeypatch):

@@ -36,7 +36,7 @@ def test_a_long_wait_for_a_connection_is_a_warning_naming_the_setting(make_wrapp
 
     assert got
     [warning] = messages(caplog, logging.WARNING)
-    assert "waited 0." in warning and "all 1 were in use" in warning
+    assert "waited 0." in warning and ": its only connection was in use. Raise" in warning
     assert "'pool_size' or 'max_overflow' in OPTIONS['pool']" in warning
     assert "'wait_warning_after', now 0.1 s" in warning
 

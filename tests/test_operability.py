@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import re
+from pathlib import Path
 
 import pytest
 from django.core import checks
@@ -124,3 +126,12 @@ def test_status_rejects_an_unknown_alias_and_a_bad_process_count():
         run_status("--database", "nope")
     with pytest.raises(CommandError, match="--processes must be 1 or more"):
         run_status("--processes", "0")
+
+
+def test_the_status_sample_in_the_docs_has_the_fields_the_command_prints():
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "operations.rst").read_text()
+    printed = run_status()
+    for head, field in (("settings: ", r"(\w+)="), ("this process: ", r"\d+ (\w+)")):
+        [sample] = [line for line in docs.splitlines() if line.startswith(f"      {head}")]
+        [real] = [line for line in printed.splitlines() if line.startswith(f"  {head}")]
+        assert re.findall(field, sample) == re.findall(field, real), (sample, real)

@@ -46,11 +46,26 @@ def test_unknown_backend_names_the_setting_and_what_is_allowed(
     [
         (
             {"pool_size": "ten"},
-            "MYSQLPOOL_ARGUMENTS['pool_size'] must be an int >= 0 (0 means no limit), got 'ten'",
+            "MYSQLPOOL_ARGUMENTS['pool_size'] must be an int >= 0 (0 means no limit), "
+            "got the str 'ten'",
         ),
         ({"max_overflow": -2}, "MYSQLPOOL_ARGUMENTS['max_overflow'] must be an int >= -1"),
         ({"timeout": 0}, "MYSQLPOOL_ARGUMENTS['timeout'] must be a number of seconds > 0, got 0"),
         ({"pool_size": True}, "got True"),
+        # Read from the environment: a str that looks like a number says it is a str.
+        (
+            {"pool_size": "10"},
+            "MYSQLPOOL_ARGUMENTS['pool_size'] must be an int >= 0 (0 means "
+            "no limit), got the str '10'.",
+        ),
+        (
+            {"pre_ping": "False"},
+            "MYSQLPOOL_ARGUMENTS['pre_ping'] must be True or False, got the str 'False'.",
+        ),
+        (
+            {"timeout": 10.0, "max_overflow": 2.0},
+            "['max_overflow'] must be an int >= -1 (-1 means no limit), got 2.0.",
+        ),
         (
             {"poolsize": 3},
             "unknown argument 'poolsize' for ElasticPool; allowed: echo, host_backoff, hosts",
@@ -79,8 +94,9 @@ def test_argument_the_chosen_backend_does_not_take_is_rejected(make_wrapper, set
 
 
 def test_bad_per_alias_option_names_the_alias_setting(make_wrapper):
-    assert "OPTIONS['pool'] must be True, False or a dict" in connect_error(
-        make_wrapper, pool="yes"
+    assert (
+        "OPTIONS['pool'] must be True, False or a dict of pool arguments, got the str 'yes'."
+        in (connect_error(make_wrapper, pool="yes"))
     )
     assert "OPTIONS['pool']['timeout'] must be a number" in connect_error(
         make_wrapper, pool={"timeout": "1s"}
@@ -149,3 +165,38 @@ def test_pool_idle_past_wait_timeout_never_says_gone_away(make_wrapper, observer
     wrapper.close()
     assert observer.is_gone(first, within=10)  # the server dropped it
     assert connection_id(wrapper) != first  # liveness check replaced it, no error
+
+
+def test_pool_arguments_written_into_options_raise_improperly_configured_not_type_error(
+    make_wrapper, observer, own_database
+):
+    wrapper = make_wrapper(NAME=own_database, OPTIONS={"pool_size": 3, "connect_timeout": 5})
+    where = f"DATABASES[{wrapper.alias!r}]['OPTIONS']"
+    with pytest.raises(ImproperlyConfigured) as raised:
+        wrapper.ensure_connection()
+    assert str(raised.value) == (
+        f"{where} has the pool argument 'pool_size', which the driver's connect() does not "
+        f'take: move it into {where}[\'pool\'], as in "OPTIONS": {{"pool": {{"pool_size": 3}}}}.'
+    )
+    assert raised.value.__suppress_context__  # no TypeError traceback above it
+    assert observer.connections_to(own_database) == set()
+
+
+def test_driver_timeouts_in_options_are_the_drivers_not_misplaced_pool_arguments(make_wrapper):
+    wrapper = make_wrapper(OPTIONS={"connect_timeout": 5, "read_timeout": 30, "write_timeout": 30})
+    with wrapper.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        assert cursor.fetchone() == (1,)
+
+
+def test_conn_max_age_on_a_pooled_alias_is_allowed_and_keeps_the_connection_borrowed(
+    make_wrapper, observer
+):
+    # Warned (mysqlpool.W001), not refused as Django's PostgreSQL pool does: see
+    # docs/settings.rst, CONN_MAX_AGE.
+    wrapper = make_wrapper(CONN_MAX_AGE=None)
+    held = connection_id(wrapper)
+    wrapper.close_if_unusable_or_obsolete()  # what Django does at the end of a request
+    assert connection_id(wrapper) == held and observer.is_alive(held)
+    [stats] = django_mysqlpool.pool_stats()
+    assert stats["checked_out"] == 1  # never given back: what W001 is about

@@ -103,3 +103,38 @@ def test_any_settings_connect_or_raise_improperly_configured_naming_the_setting(
         finally:
             wrapper.close()
             django_mysqlpool.close_pool()
+
+
+DRIVER_OPTIONS = {
+    "connect_timeout": 5,
+    "read_timeout": 30,
+    "write_timeout": 30,
+    "charset": "utf8mb4",
+}
+option_names = st.sampled_from([*RULES, "backend", "poolclass", *DRIVER_OPTIONS])
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(names=st.lists(option_names, max_size=4, unique=True), value=scalars)
+def test_pool_arguments_in_options_raise_improperly_configured_naming_them_never_type_error(
+    make_wrapper, fuzz_database, names: list[str], value: Any
+):
+    options = {name: DRIVER_OPTIONS.get(name, value) for name in names}
+    misplaced = [name for name in names if name not in DRIVER_OPTIONS]
+    wrapper = make_wrapper(NAME=fuzz_database, OPTIONS=options)
+    try:
+        wrapper.ensure_connection()
+    except ImproperlyConfigured as error:
+        event("refused")
+        assert misplaced, str(error)
+        message = str(error)
+        assert message.startswith(f"DATABASES[{wrapper.alias!r}]['OPTIONS'] has the pool arg")
+        assert all(repr(name) in message for name in misplaced), message
+    else:
+        event("connected")
+        assert not misplaced
+    finally:
+        wrapper.close()
+        django_mysqlpool.close_pool()

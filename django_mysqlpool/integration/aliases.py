@@ -27,7 +27,7 @@ class PooledAlias:
     alias: str
     database: dict[str, Any]
     pool_option: Any
-    config: PoolConfig | None  # None when the settings are invalid
+    config: PoolConfig | None  # None when the settings are invalid (``error`` says why)
     error: str | None = None
 
     @property
@@ -66,14 +66,22 @@ def pooled_aliases(only: list[str] | None = None) -> list[PooledAlias]:
         if pool_option is False or not is_pooled_engine(database.get("ENGINE")):
             continue
         config, error = None, None
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)  # reported as a check
-            try:
-                config = pool_settings.resolve(pool_option)
-            except ImproperlyConfigured as problem:
-                error = str(problem)
+        misplaced = pool_settings.misplaced_arguments(options)
+        if misplaced:  # first: the driver refuses them whatever OPTIONS["pool"] says
+            error = pool_settings.misplaced_message(alias, misplaced)
+        else:
+            config, error = _resolve(pool_option)
         found.append(PooledAlias(alias, database, pool_option, config, error))
     return found
+
+
+def _resolve(pool_option: Any) -> tuple[PoolConfig | None, str | None]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # reported as a check
+        try:
+            return pool_settings.resolve(pool_option), None
+        except ImproperlyConfigured as problem:
+            return None, str(problem)
 
 
 @contextmanager

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
+
 from ..pool import fork, pools, targets
 from . import pool_settings
 
@@ -68,8 +70,17 @@ def install(database: ModuleType) -> None:
                 fork.track(raw)
                 return raw
             return registered.borrow()
-        except BaseException:
+        except BaseException as error:
+            # Pool arguments written into OPTIONS instead of OPTIONS["pool"] reach the
+            # driver, whose TypeError would say nothing of the fix.
+            misplaced = (
+                pool_settings.misplaced_arguments(kwargs) if isinstance(error, TypeError) else {}
+            )
             args, kwargs, caller = (), {}, None  # tests/test_debug_page.py
+            if misplaced:
+                raise ImproperlyConfigured(
+                    pool_settings.misplaced_message(_django_caller_alias(), misplaced)
+                ) from None
             raise
 
     replaced = database.connect
@@ -105,8 +116,6 @@ def check_sqlalchemy() -> None:
 
     missing = sqlalchemy_contract.problems()
     if missing:
-        from django.core.exceptions import ImproperlyConfigured
-
         raise ImproperlyConfigured(
             f"django-mysqlpool cannot use SQLAlchemy {sqlalchemy_contract.version()}: it "
             f"lacks {'; '.join(missing)}. Install a SQLAlchemy version django-mysqlpool "
@@ -146,6 +155,18 @@ def _django_caller_settings() -> dict[str, Any] | None:
             settings_dict = getattr(frame.f_locals.get("self"), "settings_dict", None)
             if isinstance(settings_dict, dict):
                 return settings_dict
+        frame = frame.f_back
+    return None
+
+
+def _django_caller_alias() -> str | None:
+    """The alias of the Django wrapper connecting, if a Django wrapper is (for messages)."""
+    frame: Any = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == "get_new_connection":
+            alias = getattr(frame.f_locals.get("self"), "alias", None)
+            if isinstance(alias, str):
+                return alias
         frame = frame.f_back
     return None
 

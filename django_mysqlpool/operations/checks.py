@@ -1,30 +1,29 @@
 """System checks, registered by the optional app (``"django_mysqlpool"`` in INSTALLED_APPS).
 
-``mysqlpool.E001`` invalid pool settings; ``W001`` CONN_MAX_AGE on a pooled alias; ``W002``
+The ENGINE registers ``mysqlpool.E001`` (settings the first connection would refuse) and
+``W001`` (CONN_MAX_AGE) itself (``integration/engine_checks.py``). Here: ``W002``
 CONN_HEALTH_CHECKS on a pooled alias; ``W003`` 0.2.1 arguments; ``W007``
 django-db-connection-pool settings left over. With ``--database ALIAS`` (Django's database
 checks), against that alias's server: ``W004`` more connections per process than the
 server's ``max_connections``; ``W005`` ``recycle`` above ``wait_timeout``; ``W006`` the
-client library lacks a capability the pool's fast path uses. Django's own checks that
-connect leave an alias with invalid settings to E001 (``guard_django_checks``).
+client library lacks a capability the pool's fast path uses.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings as django_settings
 from django.core import checks
 
-from ..integration import lifecycle
+from ..integration import engine_checks, lifecycle
 from ..integration.aliases import PooledAlias, is_pooled_engine, pooled_aliases, server_cursor
+from ..integration.engine_checks import DOCS
 from ..pool import FALLBACKS, LEGACY_ARGUMENTS
 from ..pool import client_library as library_of
 
-#: Where the documentation lives, for hints.
-DOCS = "https://django-mysqlpool.readthedocs.io/en/latest/"
+engine_checks.register()  # the ENGINE's own, in case no pooled ENGINE was imported yet
 
 
 @checks.register("mysqlpool")
@@ -37,23 +36,6 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
 
 def _settings_messages(pooled: PooledAlias) -> Iterable[checks.CheckMessage]:
     alias, database = pooled.alias, pooled.database
-    if pooled.error is not None:
-        yield checks.Error(
-            pooled.error,
-            hint=f"Fix the value as the message says; every setting: {DOCS}settings.html",
-            obj=f"DATABASES[{alias!r}]",
-            id="mysqlpool.E001",
-        )
-    max_age = database.get("CONN_MAX_AGE", 0)
-    if max_age != 0:
-        yield checks.Warning(
-            f"DATABASES[{alias!r}]['CONN_MAX_AGE'] is {max_age!r} on a pooled alias: Django "
-            f"keeps each thread's connection instead of giving it back, so the pool cannot "
-            f"share it and the process holds one connection per thread.",
-            hint="Set CONN_MAX_AGE to 0 (the default); the pool keeps server connections.",
-            obj=f"DATABASES[{alias!r}]",
-            id="mysqlpool.W001",
-        )
     if database.get("CONN_HEALTH_CHECKS"):
         yield checks.Warning(
             f"DATABASES[{alias!r}]['CONN_HEALTH_CHECKS'] is on for a pooled alias: the pool "
@@ -219,52 +201,3 @@ def _server_limits(alias: str) -> tuple[int, int]:
         cursor.execute("SELECT @@max_connections, @@wait_timeout")
         max_connections, wait_timeout = cursor.fetchone()
     return int(max_connections), int(wait_timeout)
-
-
-def leave_invalid_aliases_to_e001(check: Callable[..., Any]) -> Callable[..., Any]:
-    """A Django check that connects to each ``--database`` alias, without the aliases whose
-    pool settings are invalid.
-
-    With ``--database ALIAS``, Django's database check (MySQL's reads ``sql_mode``) and its
-    model checks (MySQL's column types depend on the server) connect; for an alias whose
-    pool settings do not validate, connecting raises ImproperlyConfigured and ``manage.py
-    check`` ends in a traceback instead of a report. Our checks cannot run first (Django
-    keeps checks in a set), so those checks skip such an alias: E001 reports it, and the
-    exit status is 1 all the same.
-    """
-
-    @functools.wraps(check)
-    def skipping_invalid(*args: Any, databases: Any = None, **kwargs: Any) -> Any:
-        if databases:
-            invalid = {p.alias for p in pooled_aliases(only=list(databases)) if p.config is None}
-            databases = [alias for alias in databases if alias not in invalid]
-        return check(*args, databases=databases, **kwargs)
-
-    setattr(skipping_invalid, _GUARDED, True)
-    return skipping_invalid
-
-
-_GUARDED = "_mysqlpool_leaves_invalid_aliases_to_e001"
-
-
-def guard_django_checks() -> None:
-    """Swap Django's checks that connect for their guarded forms; a second call changes
-    nothing."""
-    from django.core.checks import database, model_checks
-    from django.core.checks.registry import registry
-
-    for module, name in (
-        (database, "check_database_backends"),
-        (model_checks, "check_all_models"),
-    ):
-        original = getattr(module, name)
-        if getattr(original, _GUARDED, False):
-            continue
-        guarded = leave_invalid_aliases_to_e001(original)
-        if original in registry.registered_checks:
-            registry.registered_checks.remove(original)
-            registry.register(guarded, *original.tags)
-        setattr(module, name, guarded)
-
-
-guard_django_checks()

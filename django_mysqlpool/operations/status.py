@@ -2,7 +2,8 @@
 
 Per pooled alias: the settings in force (never a password), this process's pool stats,
 the server's view (``Threads_connected``, ``max_connections``, ``wait_timeout``,
-connections grouped by user and host) and a sizing line: processes × (pool_size +
+connections grouped by user and host) or why there is none (a login the server refused, a
+server not reached, another error), and a sizing line: processes × (pool_size +
 max_overflow) against ``max_connections``. ``problems`` lists what makes the command exit 1.
 """
 
@@ -19,6 +20,45 @@ from ..pool import FALLBACKS, POOL_OPTION, describe, original_connect, parse_hos
 
 #: Bumped only when a key changes meaning or goes away; new keys may be added.
 JSON_VERSION = 1
+
+#: What went wrong asking the server (``server_error_kind``), from the error's code: the
+#: server refused the login (wrong password, unknown user, no access to the database, an
+#: account that logs in another way), or the client never got a server to answer.
+LOGIN_REFUSED, UNREACHABLE, OTHER_ERROR = "login_refused", "unreachable", "error"
+LOGIN_REFUSED_CODES = frozenset({1044, 1045, 1698})
+UNREACHABLE_CODES = frozenset({2002, 2003, 2005, 2006, 2013, 2055})
+#: The words the text report and ``problems`` use for each kind.
+ERROR_LABELS = {LOGIN_REFUSED: "login refused", UNREACHABLE: "unreachable", OTHER_ERROR: "error"}
+PROBLEMS = {
+    LOGIN_REFUSED: "cannot log in to its server",
+    UNREACHABLE: "cannot reach its server",
+    OTHER_ERROR: "failed to connect to or query its server",
+}
+
+
+def error_kind(error: BaseException) -> str:
+    """``LOGIN_REFUSED``, ``UNREACHABLE`` or ``OTHER_ERROR``, from a driver error's code."""
+    code = error.args[0] if error.args else None
+    if code in LOGIN_REFUSED_CODES:
+        return LOGIN_REFUSED
+    if code in UNREACHABLE_CODES:
+        return UNREACHABLE
+    return OTHER_ERROR
+
+
+def error_hint(kind: str | None, alias: str) -> str | None:
+    """What to check for an error of ``kind`` (never a setting's value)."""
+    if kind == LOGIN_REFUSED:
+        return (
+            f"check USER and PASSWORD in DATABASES[{alias!r}], and that this user may use "
+            f"its NAME from this host"
+        )
+    if kind == UNREACHABLE:
+        return (
+            f"check HOST and PORT in DATABASES[{alias!r}], and that the server is running "
+            f"and accepts connections from this host"
+        )
+    return None
 
 
 def report(only: list[str] | None, processes: int) -> dict[str, Any]:
@@ -39,7 +79,7 @@ def problems(aliases: list[dict[str, Any]]) -> list[str]:
         if alias["settings_error"]:
             found.append(f"{alias['alias']!r} has invalid pool settings")
         elif alias["server_error"]:
-            found.append(f"{alias['alias']!r} cannot reach its server")
+            found.append(f"{alias['alias']!r} {PROBLEMS[alias['server_error_kind']]}")
     return found
 
 
@@ -55,15 +95,18 @@ def alias_report(pooled: PooledAlias, processes: int) -> dict[str, Any]:
         "pool": None,
         "server": None,
         "server_error": None,
+        "server_error_kind": None,
         "sizing": None,
     }
     if pooled.config is None:
         return found
     found["settings"] = pooled.config.effective()
+    found["recycle_derived"] = pooled.config.recycle is None  # from the server's wait_timeout
     try:
         found["server"] = server_view(pooled.alias)
     except Exception as error:  # an unreachable server is worth reporting, not a traceback
         found["server_error"] = f"{type(error).__name__}: {error}"
+        found["server_error_kind"] = error_kind(error)
     found["pool"] = lifecycle.pool_stats(pooled.alias)  # after connecting: this process's
     if found["pool"] is not None:
         found["settings"] = found["pool"]["settings"]  # recycle as derived from the server
@@ -95,7 +138,12 @@ def host_view(
             **{"connect_timeout": 3, **params, "host": host, "port": port}
         )
     except Exception as error:
-        return {"host": name, "error": f"{type(error).__name__}: {error}", "sizing": None}
+        return {
+            "host": name,
+            "error": f"{type(error).__name__}: {error}",
+            "error_kind": error_kind(error),
+            "sizing": None,
+        }
     try:
         cursor = raw.cursor()
         cursor.execute("SELECT @@max_connections, @@read_only")
@@ -109,6 +157,7 @@ def host_view(
     return {
         "host": name,
         "error": None,
+        "error_kind": None,
         "read_only": bool(int(read_only)),
         "threads_connected": threads_connected,
         "sizing": sizing(limit, processes, server),
@@ -183,6 +232,22 @@ def capability_lines(capabilities: dict[str, bool] | None) -> list[str]:
     return [f"client library lacks {name}: {FALLBACKS[name]}" for name in missing]
 
 
+def settings_text(found: dict[str, Any]) -> str:
+    """The pool class, then each argument as settings.py spells it (``reset='auto'``,
+    ``hosts=None``); ``recycle`` says when the server's ``wait_timeout`` decides it."""
+    settings = found["settings"]
+    shown = []
+    for name, value in settings.items():
+        if name == "backend":
+            continue
+        text = f"{name}={value!r}"
+        if name == "recycle" and found.get("recycle_derived"):
+            when = "" if value is not None else " on the first connection"
+            text += f" (derived from wait_timeout{when})"
+        shown.append(text)
+    return f"{settings['backend']} {' '.join(shown)}"
+
+
 def as_text(data: dict[str, Any]) -> str:
     if not data["aliases"]:
         return "No pooled database alias (ENGINE django_mysqlpool.backends.mysqlpool)."
@@ -195,9 +260,7 @@ def as_text(data: dict[str, Any]) -> str:
         if found["settings_error"]:
             lines.append(f"  settings: INVALID: {found['settings_error']}")
             continue
-        settings = found["settings"]
-        shown = " ".join(f"{k}={v}" for k, v in settings.items() if k != "backend")
-        lines.append(f"  settings: {settings['backend']} {shown}")
+        lines.append(f"  settings: {settings_text(found)}")
         pool = found["pool"]
         if pool is not None:
             lines.append(
@@ -209,7 +272,11 @@ def as_text(data: dict[str, Any]) -> str:
             lines.extend(f"  {line}" for line in capability_lines(pool["capabilities"]))
             lines.extend(f"  advice: {line}" for line in pool.get("advice") or [])
         if found["server_error"]:
-            lines.append(f"  server: unreachable: {found['server_error']}")
+            kind = found["server_error_kind"]
+            lines.append(f"  server: {ERROR_LABELS[kind]}: {found['server_error']}")
+            hint = error_hint(kind, found["alias"])
+            if hint:
+                lines.append(f"  fix: {hint}")
         else:
             server = found["server"]
             lines.append(
@@ -225,7 +292,8 @@ def as_text(data: dict[str, Any]) -> str:
         lines.append(f"  {sizing_line(found)}")
         for host in found.get("hosts") or []:
             if host["error"]:
-                lines.append(f"  host {host['host']}: unreachable: {host['error']}")
+                label = ERROR_LABELS[host["error_kind"]]
+                lines.append(f"  host {host['host']}: {label}: {host['error']}")
             else:
                 role = "read-only" if host["read_only"] else "writable"
                 lines.append(f"  host {host['host']} ({role}): {sizing_line(host)}")

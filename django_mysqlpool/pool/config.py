@@ -212,6 +212,12 @@ def _check_min_idle(arguments: Mapping[str, Any], setting: str) -> None:
         )
 
 
+def shown(value: Any) -> str:
+    """A refused value, for a message: a str says it is one (``the str '10'``), as values
+    read from the environment are strs that look like numbers or booleans."""
+    return f"the str {value!r}" if isinstance(value, str) else repr(value)
+
+
 def _never_if_none(seconds: float | None) -> float:
     return float("inf") if seconds is None else float(seconds)
 
@@ -219,7 +225,7 @@ def _never_if_none(seconds: float | None) -> float:
 def validate_arguments(arguments: Any, setting: str, backend: type[sa_pool.Pool]) -> dict[str, Any]:
     """Checked copy of pool arguments; legacy ones warn and are dropped."""
     if not isinstance(arguments, Mapping):
-        raise ConfigError(f"{setting} must be a dict of pool arguments, got {arguments!r}.")
+        raise ConfigError(f"{setting} must be a dict of pool arguments, got {shown(arguments)}.")
     accepted = accepted_arguments(backend)
     checked: dict[str, Any] = {}
     for name, value in arguments.items():
@@ -248,7 +254,7 @@ def validate_arguments(arguments: Any, setting: str, backend: type[sa_pool.Pool]
             )
         rule = RULES[name]
         if not rule.check(value):
-            raise ConfigError(f"{setting}[{name!r}] must be {rule.allowed}, got {value!r}.")
+            raise ConfigError(f"{setting}[{name!r}] must be {rule.allowed}, got {shown(value)}.")
         checked[name] = value
     return checked
 
@@ -291,12 +297,12 @@ def build(
         overrides = pool_option
     else:
         raise ConfigError(
-            f"{where} must be True, False or a dict of pool arguments, got {pool_option!r}."
+            f"{where} must be True, False or a dict of pool arguments, got {shown(pool_option)}."
         )
     global_arguments = global_arguments or {}
     if not isinstance(global_arguments, Mapping):
         raise ConfigError(
-            f"MYSQLPOOL_ARGUMENTS must be a dict of pool arguments, got {global_arguments!r}."
+            f"MYSQLPOOL_ARGUMENTS must be a dict of pool arguments, got {shown(global_arguments)}."
         )
     global_arguments = dict(global_arguments)
     backend_value = global_backend

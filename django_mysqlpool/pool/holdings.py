@@ -242,8 +242,9 @@ class Holdings:
         return self.config.connection_limit()
 
     def effective_settings(self) -> dict[str, Any]:
-        """The settings in force, defaults filled in (never a connect kwarg)."""
+        """The settings in force, defaults filled in (never a connect kwarg); ``recycle``
+        is None until derived from the server's wait_timeout (-1 would say "never")."""
         found = self.config.effective()
         if "recycle" in found:
-            found["recycle"] = self.recycle if self.recycle is not None else -1
+            found["recycle"] = self.recycle
         return found

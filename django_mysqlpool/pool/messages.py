@@ -36,8 +36,8 @@ def exhaustion_message(pool: Holdings, waited: float) -> str:
     size, overflow = effective["pool_size"], effective["max_overflow"]
     return (
         f"django-mysqlpool: couldn't get a connection to {pool.target} after "
-        f"{waited:.2f} sec: all {size + max(overflow, 0)} connections (pool_size={size}, "
-        f"max_overflow={overflow}) are in use. Raise 'pool_size' or 'max_overflow' in "
+        f"{waited:.2f} sec: {connections_in_use(size + max(overflow, 0))} "
+        f"(pool_size={size}, max_overflow={overflow}). Raise 'pool_size' or 'max_overflow' in "
         f"{pool.setting} to allow more, raise 'timeout' (now "
         f"{effective['timeout']:g} sec) to wait longer, or give connections back "
         f"sooner (connection.close(), django_mysqlpool.auto_close_db)."
@@ -47,12 +47,12 @@ def exhaustion_message(pool: Holdings, waited: float) -> str:
 def warn_about_wait(pool: Holdings, waited: float) -> None:
     limit = pool.max_connections()
     logger.warning(
-        "django-mysqlpool: waited %.2f s for a connection to %s: %s were in use. "
+        "django-mysqlpool: waited %.2f s for a connection to %s: %s. "
         "Raise 'pool_size' or 'max_overflow' in %s, or give connections back sooner "
         "(this warning: 'wait_warning_after', now %g s).",
         waited,
         pool.target,
-        f"all {limit}" if limit else "all its connections",
+        connections_in_use(limit, past=True),
         pool.setting,
         pool.config.wait_warning_after,
     )
@@ -66,3 +66,19 @@ def too_many_waiting(pool: Holdings, max_waiting: int) -> TooManyWaiting:
         f"'max_waiting' (0: no bound) or 'pool_size' / 'max_overflow' in "
         f"{pool.setting}, or find what holds the connections (leak_timeout)."
     )
+
+
+def connections_in_use(limit: int | None, past: bool = False) -> str:
+    """``all 15 connections are in use``, ``its only connection is in use``, or ``every
+    connection is in use`` without a limit: messages about a full pool, in good grammar."""
+    verb = ("were" if past else "are") if limit not in (None, 1) else ("was" if past else "is")
+    if limit is None:
+        return f"every connection {verb} in use"
+    if limit == 1:
+        return f"its only connection {verb} in use"
+    return f"all {limit} connections {verb} in use"
+
+
+def borrowers(count: float) -> str:
+    """``1 borrower``, ``2 borrowers`` (counters are read as sums: floats in general)."""
+    return f"{count:g} borrower{'' if count == 1 else 's'}"

@@ -33,6 +33,7 @@ from .counters import (
     WAITS,
 )
 from .holdings import Holdings
+from .messages import borrowers, connections_in_use
 
 
 class _AlwaysThere(TypedDict):
@@ -121,13 +122,14 @@ def advice(found: dict[str, Any]) -> list[str]:
     settings, limit = found[SETTINGS], found[MAX_CONNECTIONS]
     if found[TIMEOUTS] or found[REFUSED]:
         said.append(
-            f"too small: {found[TIMEOUTS]} borrowers timed out and {found[REFUSED]} were "
-            f"refused (all {limit} connections in use): raise pool_size or max_overflow, or "
-            f"give connections back sooner"
+            f"too small: {borrowers(found[TIMEOUTS])} timed out and {found[REFUSED]} "
+            f"{'was' if found[REFUSED] == 1 else 'were'} refused "
+            f"({connections_in_use(limit)}): raise pool_size or max_overflow, or give "
+            f"connections back sooner"
         )
     elif found[WAITS]:
         said.append(
-            f"too small at peaks: {found[WAITS]} borrowers waited for a connection (longest "
+            f"too small at peaks: {borrowers(found[WAITS])} waited for a connection (longest "
             f"{found[WAIT_SECONDS_MAX]:.3f} s): raise max_overflow, or pool_size if it is "
             f"every day"
         )

@@ -17,9 +17,11 @@ if django.VERSION < (5, 2):
 
 from django.db.backends.mysql.base import Database, DatabaseWrapper  # type: ignore[attr-defined]  # noqa: E402
 
+from django_mysqlpool.integration import engine_checks  # noqa: E402
 from django_mysqlpool.integration.patch import install  # noqa: E402
 
 install(Database)
+engine_checks.register()  # with or without the optional app
 
 #: Connections made for this ENGINE (and ENGINEs that import this module's names) are pooled.
 MYSQLPOOL_POOLED_ENGINE = True
