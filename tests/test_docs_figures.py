@@ -26,13 +26,13 @@ README = ROOT / "README.rst"
 PAGES = ["README.rst", "docs/benchmark.rst", "docs/migration.rst", "docs/settings.rst"]
 
 #: What a hand-typed bench figure looks like: a time, a rate, a ratio or factor, a
-#: percentage, a run's date. Versions (3.11.7, 3.10-3.13) do not match.
+#: percentage, a run's date. Versions (3.11.7, 3.10-3.13, Python 3.12) do not match.
 HAND_TYPED = re.compile(
     r"""
       \d[\d,.]*\ ?(?:µs|ms)\b            # 83 µs, 2.5 ms
     | \d[\d,.]*\ ?requests/s             # 7,033 requests/s
     | \d+(?:\.\d+)?\ ?×                  # 4.4× cheaper, 1.38 × persistent
-    | (?<![\d.-])\d+\.\d\d(?![\d.-])     # 1.56, a ratio
+    | (?<![\d.-])(?<!Python\ )(?<!Django\ )\d+\.\d\d(?![\d.-])  # 1.56, a ratio (not Python 3.12)
     | \d{1,3}(?:,\d{3})+                 # 14,179
     | \d+\ ?%                            # 12 % faster
     | \b20\d\d-\d\d-\d\d\b               # 2026-12-02

@@ -145,28 +145,30 @@ def _django_caller_settings() -> dict[str, Any] | None:
     """The settings of the Django wrapper whose ``get_new_connection`` called ``connect``.
 
     Django's wrapper class is the same for both engines, so only its settings tell which
-    one is connecting: the caller's frame is the one place that knows. The whole stack is
-    searched, not a fixed window: tracing and profiling tools wrap ``connect`` (and
-    ``get_new_connection``) in frames of their own, as many as they like.
+    one is connecting: the caller's frame is the one place that knows.
     """
-    frame: Any = sys._getframe(2)  # the caller of pooled_connect, Django's in the end
-    while frame is not None:
-        if frame.f_code.co_name == "get_new_connection":
-            settings_dict = getattr(frame.f_locals.get("self"), "settings_dict", None)
-            if isinstance(settings_dict, dict):
-                return settings_dict
-        frame = frame.f_back
-    return None
+    wrapper = _connecting_wrapper(sys._getframe(2))  # the caller of pooled_connect
+    return None if wrapper is None else wrapper.settings_dict
 
 
 def _django_caller_alias() -> str | None:
     """The alias of the Django wrapper connecting, if a Django wrapper is (for messages)."""
-    frame: Any = sys._getframe(1)
+    wrapper = _connecting_wrapper(sys._getframe(1))
+    alias = getattr(wrapper, "alias", None)
+    return alias if isinstance(alias, str) else None
+
+
+def _connecting_wrapper(frame: Any) -> Any:
+    """The Django wrapper whose ``get_new_connection`` frame is ``frame`` or an outer one.
+
+    The whole stack is searched, not a fixed window: tracing and profiling tools wrap
+    ``connect`` (and ``get_new_connection``) in frames of their own, as many as they like.
+    """
     while frame is not None:
         if frame.f_code.co_name == "get_new_connection":
-            alias = getattr(frame.f_locals.get("self"), "alias", None)
-            if isinstance(alias, str):
-                return alias
+            wrapper = frame.f_locals.get("self")
+            if isinstance(getattr(wrapper, "settings_dict", None), dict):
+                return wrapper
         frame = frame.f_back
     return None
 
