@@ -6,10 +6,9 @@ set -euo pipefail
 if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then
     exit 0
 fi
-if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "Installing Chromium and its chromedriver for the browser tests (apt-get)..."
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+if bash "$(dirname "$0")/apt-install.sh" \
+    "make browser-test renders the toolbar panel in headless Chromium" \
+    chromium chromium-driver; then
     exit 0
 fi
 echo "The browser tests need Chromium and chromedriver at /usr/bin (they skip without them)." >&2

@@ -6,10 +6,9 @@ if command -v pkg-config >/dev/null 2>&1 \
     && { pkg-config --exists mysqlclient || pkg-config --exists libmariadb; }; then
     exit 0
 fi
-if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "Installing the MySQL client headers mysqlclient compiles against (apt-get)..."
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-libmysqlclient-dev pkg-config build-essential >/dev/null
+if bash "$(dirname "$0")/apt-install.sh" \
+    "mysqlclient has no Linux wheel: pip compiles it against these client headers" \
+    default-libmysqlclient-dev pkg-config build-essential; then
     exit 0
 fi
 echo "mysqlclient needs pkg-config and the MySQL/MariaDB client headers." >&2
