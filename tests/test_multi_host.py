@@ -128,7 +128,8 @@ def test_when_the_host_in_use_dies_the_next_borrow_moves_to_the_next_host(make_w
     first.halt()
     assert serving_port(wrapper) == second.port  # the dead one replaced, on the next host
     [stats] = django_mysqlpool.pool_stats()
-    assert stats["dead_on_borrow"] == 1 and stats["connect_errors"] == 0
+    # Found dead by the borrow, or by the housekeeper first (a busy machine lets it look).
+    assert stats["dead_on_borrow"] + stats["closed_dead"] == 1 and stats["connect_errors"] == 0
 
 
 def test_status_gives_each_host_its_own_sizing_line(nodes, settings, monkeypatch):

@@ -74,14 +74,24 @@ class Ledger:
         return lost, phantom, ambiguous
 
 
-def one_request(wrapper: Any, ledger: Ledger, failures: list[Failure], hold: float = 0.0) -> bool:
+def one_request(
+    wrapper: Any,
+    ledger: Ledger,
+    failures: list[Failure],
+    hold: float = 0.0,
+    waits: list[float] | None = None,
+) -> bool:
     """One view's worth of work; True if the application saw it committed.
 
     ``hold`` keeps the connection that much longer (a slower view), on the server side.
+    ``waits`` gets how long the borrow took (the pool's part), when it succeeded.
     """
     started = time.monotonic()
     value = ledger.next_id()
     try:
+        wrapper.ensure_connection()
+        if waits is not None:
+            waits.append(time.monotonic() - started)
         with wrapper.cursor() as cursor:
             cursor.execute(f"INSERT INTO {TABLE} (id) VALUES (%s)", [value])
             if hold:
@@ -111,6 +121,7 @@ class Load:
     successes: list[list[float]] = field(default_factory=list)  # per thread, finish times
     failures: list[Failure] = field(default_factory=list)
     durations: list[float] = field(default_factory=list)  # of the successful requests
+    waits: list[float] = field(default_factory=list)  # of the successful borrows
     pause: float = 0.0  # between a thread's requests
     hold: float = 0.0  # see one_request
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -129,7 +140,7 @@ class Load:
         try:
             while not self._stop.is_set():
                 started = time.monotonic()
-                if one_request(wrapper, self.ledger, self.failures, self.hold):
+                if one_request(wrapper, self.ledger, self.failures, self.hold, self.waits):
                     finished = time.monotonic()
                     self.successes[index].append(finished)
                     self.durations.append(finished - started)

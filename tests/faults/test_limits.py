@@ -129,7 +129,10 @@ def test_200_threads_over_a_pool_of_10_get_a_connection_or_the_exhaustion_error_
     assert all("couldn't get a connection" in f.error for f in load.failures), load.failures[:3]
     slowest_failure = max((f.seconds for f in load.failures), default=0.0)
     assert slowest_failure <= bound
-    assert max(load.durations) <= bound + 0.5  # waited at most timeout, then ran its query
+    # A borrow that succeeded waited at most timeout too. (Its request then ran its query:
+    # under a load of 4, 200 threads take turns at the GIL for seconds, so the whole
+    # request's time is printed, not bounded.)
+    assert max(load.waits) <= bound
     assert peak[0] <= 10
     assert (lost, phantom) == (0, 0)
     assert len(load.durations) > 0
@@ -141,6 +144,7 @@ def test_200_threads_over_a_pool_of_10_get_a_connection_or_the_exhaustion_error_
             lost,
             "n/a",
             f"peak {peak[0]} server connections; slowest exhaustion error {slowest_failure:.2f} s, "
-            f"slowest success {max(load.durations):.2f} s",
+            f"slowest successful borrow {max(load.waits):.2f} s "
+            f"(its request {max(load.durations):.2f} s)",
         )
     )
