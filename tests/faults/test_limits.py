@@ -124,12 +124,14 @@ def test_200_threads_over_a_pool_of_10_get_a_connection_or_the_exhaustion_error_
     watcher.join()
     lost, phantom, _ = ledger.verify()
     [stats] = django_mysqlpool.pool_stats()
-    bound = timeout + 0.5
+    # A waiter that gives up at its deadline still needs the GIL back to say so: at a load
+    # of 4 on 2 cores that took up to 0.47 s (the pool's own figure, 1.47 s).
+    bound = timeout + 1.0
 
     assert hung == []  # no deadlock: every thread finished its last request
     assert all("couldn't get a connection" in f.error for f in load.failures), load.failures[:3]
     # The guarantee, as the pool measures it: a borrower gave up, or got its connection,
-    # within timeout (each error says after how long). End to end, each request also
+    # within timeout and that margin (each error says after how long). End to end, each request also
     # waits its turn at the GIL among 200 threads: on a loaded 2-core machine that adds
     # seconds, so those figures are printed, not bounded.
     gave_up_after = [float(f.error.split(" after ")[1].split(" sec")[0]) for f in load.failures]
