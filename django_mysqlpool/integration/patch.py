@@ -50,12 +50,15 @@ def install(database: ModuleType) -> None:
         Django's and the driver's frames. The ``except`` costs a borrow nothing until it
         runs (a decorator's wrapper would cost a call each time).
         """
-        caller = None
+        caller = wrapper = None
         try:
             if fork.forked():
                 fork.check_pid()
             pool_option = kwargs.pop(targets.POOL_OPTION, None)
-            caller = _django_caller_settings()
+            # The Django wrapper connecting, if one is: only its settings tell our ENGINE
+            # from Django's own (the wrapper class is the same for both).
+            wrapper = _connecting_wrapper(sys._getframe(1))
+            caller = None if wrapper is None else wrapper.settings_dict
             if pool_option is None:
                 pool_option = caller is not None and is_pooled_engine(caller.get("ENGINE"))
             registered = None
@@ -76,10 +79,11 @@ def install(database: ModuleType) -> None:
             misplaced = (
                 pool_settings.misplaced_arguments(kwargs) if isinstance(error, TypeError) else {}
             )
-            args, kwargs, caller = (), {}, None  # tests/test_debug_page.py
+            alias = getattr(wrapper, "alias", None)
+            args, kwargs, caller, wrapper = (), {}, None, None  # tests/test_debug_page.py
             if misplaced:
                 raise ImproperlyConfigured(
-                    pool_settings.misplaced_message(_django_caller_alias(), misplaced)
+                    pool_settings.misplaced_message(alias, misplaced)
                 ) from None
             raise
 
@@ -141,25 +145,9 @@ def is_installed_on(connect: Callable[..., Any]) -> bool:
     return hasattr(connect, _MARKER)
 
 
-def _django_caller_settings() -> dict[str, Any] | None:
-    """The settings of the Django wrapper whose ``get_new_connection`` called ``connect``.
-
-    Django's wrapper class is the same for both engines, so only its settings tell which
-    one is connecting: the caller's frame is the one place that knows.
-    """
-    wrapper = _connecting_wrapper(sys._getframe(2))  # the caller of pooled_connect
-    return None if wrapper is None else wrapper.settings_dict
-
-
-def _django_caller_alias() -> str | None:
-    """The alias of the Django wrapper connecting, if a Django wrapper is (for messages)."""
-    wrapper = _connecting_wrapper(sys._getframe(1))
-    alias = getattr(wrapper, "alias", None)
-    return alias if isinstance(alias, str) else None
-
-
 def _connecting_wrapper(frame: Any) -> Any:
-    """The Django wrapper whose ``get_new_connection`` frame is ``frame`` or an outer one.
+    """The Django wrapper whose ``get_new_connection`` frame is ``frame`` or an outer one
+    (the caller's frame is the one place that knows which wrapper is connecting).
 
     The whole stack is searched, not a fixed window: tracing and profiling tools wrap
     ``connect`` (and ``get_new_connection``) in frames of their own, as many as they like.
