@@ -218,8 +218,8 @@ def test_an_interrupt_at_any_line_of_borrow_or_give_back_loses_nothing(
 
 
 def check_every_line(make_wrapper: Callable[..., Any], scenario: Any) -> None:
-    # Once untraced first: lines that run once per process (caches the first request
-    # fills) stay out of the census whichever tests ran before in this process.
+    # A first census, discarded: lines that run once per process (caches the first
+    # request fills) stay out of the census whichever tests ran before in this process.
     lines_of_one_request(make_wrapper, scenario)
     lines = lines_of_one_request(make_wrapper, scenario)
     assert len(lines) > 100  # the census saw the pool's code run
