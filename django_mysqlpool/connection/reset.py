@@ -122,6 +122,26 @@ def remember_initial_state(raw: Any, info: dict[str, Any]) -> None:
     info[AUTOCOMMIT] = raw.get_autocommit()
 
 
+def is_clean(raw: Any, info: dict[str, Any], notes: SessionNotes) -> bool:
+    """The common give-back, in one test: nothing seen that changed the session, and the
+    status flags say no transaction, no unread result and the autocommit mode the
+    connection was created in. ``reset_for_next_borrower``'s steps conclude the same,
+    slower; False means only that they must run.
+    """
+    read_status = notes.read_status
+    if (
+        read_status is None
+        or notes.failed_with
+        or notes.changed
+        or notes.in_doubt
+        or not raw.open
+        or notes.error_code() in driver.FATAL_ERROR_CODES
+    ):
+        return False
+    status = read_status()
+    return status is not None and status & _CLEAN_MASK == _CLEAN[info.get(AUTOCOMMIT)]
+
+
 def reset_for_next_borrower(
     raw: Any,
     info: dict[str, Any],
@@ -137,20 +157,8 @@ def reset_for_next_borrower(
     """
     notes: SessionNotes = info[NOTES]
     read_status = notes.read_status
-    if (
-        read_status is not None
-        and has_news is None
-        and mode != SESSION
-        and not (notes.failed_with or notes.changed or notes.in_doubt)
-        and raw.open
-        and notes.error_code() not in driver.FATAL_ERROR_CODES
-    ):
-        # The common give-back, in one test: nothing seen that changed the session, and
-        # the status flags say no transaction, no unread result and the autocommit mode
-        # the connection was created in. The steps below conclude the same, slower.
-        status = read_status()
-        if status is not None and status & _CLEAN_MASK == _CLEAN[info.get(AUTOCOMMIT)]:
-            return
+    if has_news is None and mode != SESSION and is_clean(raw, info, notes):
+        return
     code = notes.failed_with or (notes.error_code() if raw.open else 0)
     notes.failed_with = 0
     if code in driver.FATAL_ERROR_CODES:

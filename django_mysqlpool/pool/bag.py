@@ -64,7 +64,8 @@ class Bag:
         #: closes that connection, as SQLAlchemy's QueuePool does with a full queue).
         self.keep = keep
         self.idle: collections.deque[Any] = collections.deque()
-        self._take = self.idle.pop if lifo else self.idle.popleft
+        #: Pops the idle record to lend next (IndexError if there is none).
+        self.take_one = self.idle.pop if lifo else self.idle.popleft
         self.waiters: collections.deque[weakref.ref[Waiter]] = collections.deque()
         #: Records handed to a waiter, until it collects them, each under its own ticket: a
         #: waiter can be handed two (queued again while a hand-over was under way), and a
@@ -91,7 +92,7 @@ class Bag:
             return False
         self.idle.append(source.pop(key))
         if self.waiters:  # one queued up after our look: it may have missed this record
-            self._serve_from_idle()
+            self.serve_from_idle()
         return True
 
     def hand_to_waiter(self, source: dict[Any, Any], key: Any) -> bool:
@@ -120,7 +121,7 @@ class Bag:
         if waiter.gone:  # it gave up meanwhile: the record goes on
             self._pass_on(waiter.ref)
 
-    def _serve_from_idle(self) -> None:
+    def serve_from_idle(self) -> None:
         while self.waiters and self.idle:
             try:
                 ref = self.waiters.popleft()
@@ -130,7 +131,7 @@ class Bag:
             if waiter is None:
                 continue  # died without leaving
             try:
-                self.handed[ref, next(self._tickets)] = self._take()
+                self.handed[ref, next(self._tickets)] = self.take_one()
             except IndexError:  # taken meanwhile: back to the front of the queue
                 self.waiters.appendleft(ref)
                 return
@@ -166,7 +167,7 @@ class Bag:
             (self.waiters.appendleft if waiter.queued_before else self.waiters.append)(ref)
             waiter.queued_before = True
         if self.idle:  # given back between our look and queueing up
-            self._serve_from_idle()
+            self.serve_from_idle()
         waiter.wake.acquire(timeout=seconds)
 
     def wake_all(self) -> None:
@@ -199,7 +200,7 @@ class Bag:
         if not self.idle:
             return False  # the common miss, without raising
         try:
-            hand[me] = self._take()
+            hand[me] = self.take_one()
         except IndexError:  # another thread took the last one since
             return False
         return True

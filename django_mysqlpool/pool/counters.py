@@ -69,7 +69,8 @@ WAITED = 0.001
 #: What a thread keeps in its own row, in this order: the counters, and its longest wait.
 _ROW = (*COUNTERS, WAIT_SECONDS_MAX)
 _AT = {name: index for index, name in enumerate(_ROW)}
-_BORROWED_AT = _AT[BORROWED]
+#: Where a row counts borrows: the borrow counts in its row itself (``lending.py``).
+BORROWED_AT = _AT[BORROWED]
 
 
 class PoolCounters:
@@ -81,27 +82,22 @@ class PoolCounters:
     other thread writes), so no update is lost and none needs a lock.
     """
 
-    __slots__ = ("_rows",)
+    __slots__ = ("rows",)
 
     def __init__(self) -> None:
-        self._rows: dict[int, list[float]] = {}
+        #: Each thread's row, by thread id; a thread writes its own row only.
+        self.rows: dict[int, list[float]] = {}
 
-    def _row(self) -> list[float]:
+    def row(self) -> list[float]:
+        """The calling thread's row (made on its first count)."""
         me = threading.get_ident()
-        row = self._rows.get(me)
+        row = self.rows.get(me)
         if row is None:
-            row = self._rows[me] = [0] * len(_ROW)
+            row = self.rows[me] = [0] * len(_ROW)
         return row
 
     def count(self, name: str, by: float = 1) -> None:
-        self._row()[_AT[name]] += by
-
-    def count_borrow(self, me: int) -> None:
-        """On every borrow, by the borrowing thread ``me``: no name lookup, no extra call."""
-        row = self._rows.get(me)
-        if row is None:
-            row = self._row()
-        row[_BORROWED_AT] += 1
+        self.row()[_AT[name]] += by
 
     def count_created(self) -> None:
         self.count(CREATED)
@@ -125,14 +121,14 @@ class PoolCounters:
 
     def count_wait(self, waited: float) -> None:
         """A borrow that waited for its connection (at least ``WAITED``)."""
-        row = self._row()
+        row = self.row()
         row[_AT[WAITS]] += 1
         row[_AT[WAIT_SECONDS_TOTAL]] += waited
         row[_AT[WAIT_SECONDS_MAX]] = max(row[_AT[WAIT_SECONDS_MAX]], waited)
 
     def read(self) -> dict[str, Any]:
         """All counters, added up over the threads (each row read at one instant)."""
-        rows = [list(row) for row in list(self._rows.values())]
+        rows = [list(row) for row in list(self.rows.values())]
         found: dict[str, Any] = {
             name: sum(row[index] for row in rows) for index, name in enumerate(_ROW)
         }

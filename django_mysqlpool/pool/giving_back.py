@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import threading
 import time
+from threading import get_ident
+from time import monotonic
 from typing import Any
 
 from ..connection import reset
@@ -28,15 +30,41 @@ class GivingBack(Holdings):
         if fork.generation != self.fork_generation or fork.forked():
             fork.check_pid()
             return  # a handle inherited through fork: the parent's pool is not ours
-        me = threading.get_ident()
-        if me in self.in_hand:
+        me = get_ident()
+        in_hand = self.in_hand
+        if me in in_hand:
             self._settle_leftovers(me)
         try:
             if self.orphans:
                 self._adopt_orphans()
-            self.in_hand[me], handle._record = self.holders.pop(id(handle._lease))[0], None
-            held_since = self._held_since(self.in_hand[me]) if observers.listeners else None
-            self._return(me)
+            in_hand[me], handle._record = self.holders.pop(id(handle._lease))[0], None
+            record = in_hand[me]
+            held_since = self._held_since(record) if observers.listeners else None
+            # The common give-back in one function: a quick borrow that left the session
+            # clean (``reset.is_clean``), nobody waiting; anything else takes ``_return``.
+            info, bag = record.info, self.bag
+            now = monotonic()
+            raw = record.dbapi_connection
+            probe = info.get(PROBE)
+            if (
+                self.quick_give_back
+                and not bag.waiters
+                and len(bag.idle) < bag.keep
+                and raw is not None
+                and probe is not None
+                and now - info[LENT_AT] < _SLOW_BORROW
+                and not probe.moved()
+                and reset.is_clean(raw, info, info[reset.NOTES])
+                and not self.retired
+            ):
+                info[IDLE_SINCE] = now  # for max_idle and pre_ping_after
+                bag.idle.append(in_hand.pop(me))
+                if bag.waiters:  # one queued up after our look: it may have missed this
+                    bag.serve_from_idle()
+                if self.retired:  # retired meanwhile: close what we put back
+                    self.close_idle()
+            else:
+                self._return(me)
         except BaseException as error:
             self._settle_leftovers(me, error)
             raise

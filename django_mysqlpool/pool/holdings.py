@@ -64,6 +64,9 @@ CONNECTED_AT = "connected_at"
 HELD_SINCE = "held_since"
 IDLE_SINCE = "idle_since"
 PROBE = "probe"
+#: Until when (``time.time()``, SQLAlchemy's clock for ``recycle``) the connection needs
+#: no recycling: set once it has passed a full check, gone when it connects anew.
+FRESH_UNTIL = "fresh_until"
 
 #: Dead idle connections replaced in one borrow before giving up (SQLAlchemy's figure).
 _LIVENESS_ATTEMPTS = 3
@@ -132,6 +135,16 @@ class Holdings:
     #: The setup assignments accepted as Django's own (``targets.django_setup``); none
     #: for connections made outside Django.
     django_setup: frozenset[tuple[str, str]] = frozenset()
+    #: Whether a borrow may skip the checks only some settings ask for (a ping due, leak
+    #: watching), and a give-back may find the session clean from its status flags
+    #: alone: the common case's short paths (``lending.py``, ``giving_back.py``).
+    quick_borrow: bool = field(init=False, default=False)
+    quick_give_back: bool = field(init=False, default=False)
+
+    def __post_init__(self) -> None:
+        config = self.config
+        self.quick_borrow = not config.pre_ping and not config.leak_timeout
+        self.quick_give_back = config.reset != reset.SESSION and not config.leak_timeout
 
     def __repr__(self) -> str:
         state = " retired" if self.retired else ""

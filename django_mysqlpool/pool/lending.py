@@ -10,23 +10,26 @@ interruption cannot lose one, is ``holdings.py``'s.
 
 from __future__ import annotations
 
-import threading
-import time
-import weakref
+import math
+from threading import get_ident
+from time import monotonic, time
 from typing import Any
+from weakref import ref
 
 from sqlalchemy import exc as sa_exc
 
 from ..connection import liveness
 from ..connection.handle import PooledConnection
-from . import leaks, messages, observers, thread_end
+from . import leaks, messages, observers
+from .thread_end import thread_mark
 from .bag import Waiter
-from .counters import REFUSED, WAITED
+from .counters import BORROWED_AT, REFUSED, WAITED
 from .errors import PoolError, PoolTimeout
 from .giving_back import GivingBack
 from .holdings import (
     _LIVENESS_ATTEMPTS,
     CONNECTED_AT,
+    FRESH_UNTIL,
     HELD_SINCE,
     IDLE_SINCE,
     LENT_AT,
@@ -40,26 +43,51 @@ class Lending(GivingBack):
     """A pool's borrow path: take a record, check it is alive, hand it out."""
 
     def borrow(self) -> PooledConnection:
-        me = threading.get_ident()
-        if me in self.in_hand:
+        """One function for the whole common borrow (an idle connection, nobody queued):
+        each call it saves is a tenth of a microsecond on every request."""
+        me = get_ident()
+        in_hand = self.in_hand
+        if me in in_hand:
             self._settle_leftovers(me)
-        started = time.monotonic()
-        self.gate.borrow_started[me] = started  # bounds any connect this borrow makes
+        started = monotonic()
         try:
             if self.orphans:
                 self._adopt_orphans()
-            waited = 0.0 if self.bag.take(self.in_hand, me) else self._take_record(me, started)
-            record = self.in_hand[me]
-            raw = self._live_connection(record)
+            bag = self.bag
+            if bag.idle and not bag.waiters:  # a newcomer does not jump the queue
+                try:
+                    in_hand[me] = bag.take_one()
+                except IndexError:  # another borrower took the last one since
+                    pass
+            if me in in_hand:
+                waited = 0.0
+            else:
+                self.gate.borrow_started[me] = started  # bounds any connect it makes
+                waited = self._take_record(me, started)
+            record = in_hand[me]
             info = record.info
+            raw = record.dbapi_connection
+            probe = info.get(PROBE)
+            if (
+                raw is None
+                or probe is None
+                or not self.quick_borrow
+                or time() >= info.get(FRESH_UNTIL, 0.0)
+                or probe.has_news()
+            ):  # all the checks, a connect or a replacement
+                self.gate.borrow_started[me] = started
+                raw = self._live_connection(record)
             info[LENT_AT] = started
-            self.counters.count_borrow(me)
+            row = self.counters.rows.get(me)
+            if row is None:
+                row = self.counters.row()
+            row[BORROWED_AT] += 1
             if waited or self.config.leak_timeout:  # rare: a queued borrow, leak watching
                 self._note_lent(record, waited)
             handle = PooledConnection(info, raw, self)
-            lease = (record, weakref.ref(handle), thread_end.thread_mark())
+            lease = (record, ref(handle), thread_mark())
             self.holders[id(lease)] = lease
-            handle._lease, handle._record = lease, self.in_hand.pop(me)  # the handle's now
+            handle._lease, handle._record = lease, in_hand.pop(me)  # the handle's now
         except BaseException as error:
             self._settle_leftovers(me, error)
             messages.raise_translated(self, error)
@@ -70,7 +98,7 @@ class Lending(GivingBack):
     def _tell_borrowed(self, record: Any, started: float, waited: float) -> None:
         info = record.info
         new = info.get(CONNECTED_AT, 0.0) >= started
-        now = info[HELD_SINCE] = time.monotonic()  # the give-back's use time counts from here
+        now = info[HELD_SINCE] = monotonic()  # the give-back's use time counts from here
         took = now - started
         event = observers.PoolEvent(observers.BORROWED, self.target, took, now, waited, new)
         observers.emit(event)
@@ -89,7 +117,7 @@ class Lending(GivingBack):
         waiter = None
         try:
             while True:
-                waited = 0.0 if waiter is None else time.monotonic() - started
+                waited = 0.0 if waiter is None else monotonic() - started
                 if self._open_into(me):
                     return waited
                 if waiter is None:
@@ -99,15 +127,15 @@ class Lending(GivingBack):
                         return 0.0
                     self._refuse_beyond_max_waiting()
                     waiter = Waiter()
-                self.bag.wait(waiter, min(WAIT_SLICE, max(0.0, deadline - time.monotonic())))
+                self.bag.wait(waiter, min(WAIT_SLICE, max(0.0, deadline - monotonic())))
                 if self.bag.collect(waiter, self.in_hand, me):
-                    return time.monotonic() - started
+                    return monotonic() - started
                 self.gate.fail_waiter()
                 if self.orphans:
                     self._adopt_orphans()
                 self._adopt_unheld()
                 self.bag.recover()
-                now = time.monotonic()
+                now = monotonic()
                 if now >= deadline:
                     self.counters.count_timeout(now - started)
                     if observers.listeners:
@@ -144,6 +172,7 @@ class Lending(GivingBack):
                 # socket, idle since: only the server can have closed it.
                 reason = "the server closed it or sent data while it was idle"
                 if not probe.has_news():
+                    self._note_fresh(record)
                     return raw
             else:
                 if before is not None and raw is not before:
@@ -151,6 +180,7 @@ class Lending(GivingBack):
                     logger.debug("django-mysqlpool: recycled a connection to %s", self.target)
                 why = liveness.why_dead(raw, probe, ping=ping)
                 if why is None:
+                    self._note_fresh(record)
                     return raw
                 reason = why
             self.counters.count_dead_on_borrow(ping_failed=reason.startswith("ping"))
@@ -164,10 +194,16 @@ class Lending(GivingBack):
             f"wait_timeout, and firewalls or proxies that cut connections."
         )
 
+    def _note_fresh(self, record: Any) -> None:
+        """Until when the borrow's short path may skip ``get_connection()``: its recycling
+        deadline (SQLAlchemy recycles on ``time.time() - starttime > recycle``)."""
+        recycle = self.pool._recycle
+        record.info[FRESH_UNTIL] = record.starttime + recycle if recycle > -1 else math.inf
+
     def _ping_due(self, record: Any) -> bool:
         idle_since = record.info.get(IDLE_SINCE)
         return (
-            idle_since is not None and time.monotonic() - idle_since >= self.config.pre_ping_after
+            idle_since is not None and monotonic() - idle_since >= self.config.pre_ping_after
         )
 
     def _refuse_beyond_max_waiting(self) -> None:
