@@ -19,13 +19,17 @@ django.setup()
 
 from django.db import connection, connections  # noqa: E402
 
+import django_mysqlpool  # noqa: E402
 from tests.server import Observer, connect_plain, connection_id  # noqa: E402
 
 
 def child_work(exit_mode: str, write_fd: int) -> None:
     child_id = connection_id(connection)
+    # The child's own pool lends it (the wrapper last borrowed from the parent's).
+    lent = django_mysqlpool.pool_stats("default")["checked_out"]
     connection.close()
-    os.write(write_fd, json.dumps({"pid": os.getpid(), "id": child_id}).encode() + b"\n")
+    line = {"pid": os.getpid(), "id": child_id, "lent_by_own_pool": lent}
+    os.write(write_fd, json.dumps(line).encode() + b"\n")
     if exit_mode == "sys.exit":
         sys.exit(0)
     if exit_mode == "os._exit":

@@ -27,6 +27,7 @@ def test_os_fork_children_leave_the_parents_connections_alive(exit_mode):
 
     assert len(report["children"]) == 3
     assert len(child_ids) == 3 and not child_ids & parent_ids  # fresh, empty pools
+    assert [child["lent_by_own_pool"] for child in report["children"]] == [1, 1, 1]
     assert report["parent_alive"] and report["idle_alive"]
     assert report["parent_id_after"] == report["parent_id"]
     assert report["idle_id_after"] == report["idle_id"]  # the idle pooled one is reused

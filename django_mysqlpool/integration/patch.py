@@ -50,15 +50,30 @@ def install(database: ModuleType) -> None:
         Django's and the driver's frames. The ``except`` costs a borrow nothing until it
         runs (a decorator's wrapper would cost a call each time).
         """
-        caller = wrapper = None
+        caller = wrapper = given = None
         try:
             if fork.forked():
                 fork.check_pid()
-            pool_option = kwargs.pop(targets.POOL_OPTION, None)
             # The Django wrapper connecting, if one is: only its settings tell our ENGINE
             # from Django's own (the wrapper class is the same for both).
             wrapper = _connecting_wrapper(sys._getframe(1))
-            caller = None if wrapper is None else wrapper.settings_dict
+            if wrapper is not None and not args:
+                caller = wrapper.settings_dict
+                # The pool this wrapper borrowed from last, if nothing that chooses the
+                # pool changed since (``Route``): Django builds equal kwargs every time.
+                route = wrapper.__dict__.get(_ROUTE)
+                if (
+                    route is not None
+                    and route.kwargs == kwargs
+                    and route.settings is caller
+                    and route.autocommit == caller.get("AUTOCOMMIT")
+                    and route.isolation == getattr(wrapper, "isolation_level", None)
+                    and not route.registered.retired
+                    and route.generation == fork.generation
+                ):
+                    return route.registered.borrow()
+                given = dict(kwargs)
+            pool_option = kwargs.pop(targets.POOL_OPTION, None)
             if pool_option is None:
                 pool_option = caller is not None and is_pooled_engine(caller.get("ENGINE"))
             registered = None
@@ -72,6 +87,8 @@ def install(database: ModuleType) -> None:
                 raw = original(*args, **kwargs)
                 fork.track(raw)
                 return raw
+            if given is not None:
+                wrapper.__dict__[_ROUTE] = Route(given, caller, registered, wrapper)
             return registered.borrow()
         except BaseException as error:
             # Pool arguments written into OPTIONS instead of OPTIONS["pool"] reach the
@@ -80,7 +97,7 @@ def install(database: ModuleType) -> None:
                 pool_settings.misplaced_arguments(kwargs) if isinstance(error, TypeError) else {}
             )
             alias = getattr(wrapper, "alias", None)
-            args, kwargs, caller, wrapper = (), {}, None, None  # tests/test_debug_page.py
+            args, kwargs, caller, wrapper, given = (), {}, None, None, None  # test_debug_page
             if misplaced:
                 raise ImproperlyConfigured(
                     pool_settings.misplaced_message(alias, misplaced)
@@ -94,6 +111,37 @@ def install(database: ModuleType) -> None:
     # Keep the alias PyMySQL and mysqlclient both export pointing at the same function.
     if getattr(database, "Connect", None) is replaced:
         database.Connect = installed  # type: ignore[attr-defined]
+
+
+#: Where a Django wrapper keeps its ``Route`` (in its ``__dict__``: its class is Django's).
+_ROUTE = "_mysqlpool_route"
+
+
+class Route:
+    """Which pool a Django wrapper's connect borrowed from, and what chose it.
+
+    Finding the pool means reading the wrapper's settings, adding Django's session
+    settings to the kwargs and comparing them with recent targets (``pools.pool_for``);
+    the next connect of the same wrapper, with equal kwargs (passwords included: never
+    shown) and the same settings object, autocommit setting, isolation level and process,
+    borrows from the same pool without any of it. A closed pool (``retired``) is looked
+    up again.
+    """
+
+    __slots__ = ("kwargs", "settings", "autocommit", "isolation", "registered", "generation")
+
+    def __init__(
+        self, kwargs: dict[str, Any], settings: Any, registered: Any, wrapper: Any
+    ) -> None:
+        self.kwargs = kwargs
+        self.settings = settings
+        self.autocommit = settings.get("AUTOCOMMIT")
+        self.isolation = getattr(wrapper, "isolation_level", None)
+        self.registered = registered
+        self.generation = fork.generation
+
+    def __repr__(self) -> str:
+        return f"<Route to {self.registered!r}>"
 
 
 def _around(replaced: Any, pooled_connect: Callable[..., Any]) -> Any:

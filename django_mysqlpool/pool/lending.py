@@ -21,7 +21,6 @@ from sqlalchemy import exc as sa_exc
 from ..connection import liveness
 from ..connection.handle import PooledConnection
 from . import leaks, messages, observers
-from .thread_end import thread_mark
 from .bag import Waiter
 from .counters import BORROWED_AT, REFUSED, WAITED
 from .errors import PoolError, PoolTimeout
@@ -37,6 +36,7 @@ from .holdings import (
     WAIT_SLICE,
     logger,
 )
+from .thread_end import thread_mark
 
 
 class Lending(GivingBack):
@@ -55,7 +55,7 @@ class Lending(GivingBack):
                 self._adopt_orphans()
             bag = self.bag
             if bag.idle and not bag.waiters:  # a newcomer does not jump the queue
-                try:
+                try:  # noqa: SIM105  # suppress() would cost a context manager a borrow
                     in_hand[me] = bag.take_one()
                 except IndexError:  # another borrower took the last one since
                     pass
@@ -202,9 +202,7 @@ class Lending(GivingBack):
 
     def _ping_due(self, record: Any) -> bool:
         idle_since = record.info.get(IDLE_SINCE)
-        return (
-            idle_since is not None and monotonic() - idle_since >= self.config.pre_ping_after
-        )
+        return idle_since is not None and monotonic() - idle_since >= self.config.pre_ping_after
 
     def _refuse_beyond_max_waiting(self) -> None:
         """``max_waiting``: a borrower that would queue beyond it fails at once."""
