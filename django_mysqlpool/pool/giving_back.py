@@ -6,6 +6,9 @@ bag; a connection that cannot be reset is closed and its slot goes to the longes
 Records nobody can give back any more (a handle the garbage collector dropped, a
 borrowing thread that ended) are adopted here too: by the next borrow or give-back, by a
 borrower that finds the pool empty, and by the housekeeper.
+
+The common give-back (a quick borrow whose session ``reset.is_clean`` finds clean, nobody
+waiting) puts the record back in ``give_back`` itself; ``_return`` does everything else.
 """
 
 from __future__ import annotations

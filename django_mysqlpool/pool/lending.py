@@ -6,6 +6,12 @@ borrower's handle. SQLAlchemy's own ``_ConnectionFairy`` (a second proxy, a weak
 finalizer and three event dispatches per request) is not used: it cost more than
 everything else the pool does per request. Who holds a record at each step, and why an
 interruption cannot lose one, is ``holdings.py``'s.
+
+The common borrow (an idle connection, nobody queued, no setting that asks for more) runs
+in ``borrow`` alone: the bag's pop, the socket poll and a recycling deadline noted once
+per connection (``FRESH_UNTIL``) instead of SQLAlchemy's ``get_connection()``. Anything
+else, a connect, a wait, a dead or due connection, takes the general steps below it. A
+call costs about a tenth of a microsecond here, and the borrow runs on every request.
 """
 
 from __future__ import annotations
