@@ -132,6 +132,22 @@ def test_a_sqlalchemy_without_what_the_hot_path_uses_is_refused_naming_its_versi
     assert ">=2.0,<2.2" in message
 
 
+def test_a_sqlalchemy_whose_records_keep_no_start_time_is_refused(monkeypatch):
+    """The borrow's short path computes the recycling deadline from ``starttime``."""
+    from django.core.exceptions import ImproperlyConfigured
+    from sqlalchemy.pool.base import _ConnectionRecord
+
+    made = _ConnectionRecord.__init__
+
+    def without_start_time(self, *args, **kwargs):
+        made(self, *args, **kwargs)
+        del self.starttime
+
+    monkeypatch.setattr(_ConnectionRecord, "__init__", without_start_time)
+    with pytest.raises(ImproperlyConfigured, match=r"_ConnectionRecord\.starttime"):
+        patch.check_sqlalchemy()
+
+
 def test_the_installed_sqlalchemy_has_everything_the_hot_path_uses():
     patch.check_sqlalchemy()  # raises otherwise
 

@@ -58,6 +58,12 @@ def problems() -> list[str]:
     ):
         if not hasattr(instance, attribute):
             found.append(what)
+    # The borrow's short path computes the recycling deadline from these (``lending.py``):
+    # SQLAlchemy recycles once ``time.time() - starttime > _recycle``.
+    record = pool.base._ConnectionRecord(instance, connect=False)
+    for attribute in ("starttime", "dbapi_connection"):
+        if not hasattr(record, attribute):
+            found.append(f"_ConnectionRecord.{attribute}")
     queue = getattr(instance, "_pool", None)
     if queue is not None and not (hasattr(queue, "mutex") and hasattr(queue, "queue")):
         found.append("QueuePool._pool.mutex and .queue")
