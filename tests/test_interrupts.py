@@ -27,6 +27,9 @@ import django_mysqlpool
 
 PACKAGE = os.path.dirname(django_mysqlpool.__file__)
 POOL = {"pool_size": 2, "max_overflow": 0, "timeout": 1, "leak_timeout": 60}
+#: The same without ``leak_timeout``: a clean request then takes the borrow's and the
+#: give-back's short paths (``lending.py``, ``giving_back.py``).
+SHORT_PATHS_POOL = {"pool_size": 2, "max_overflow": 0, "timeout": 1}
 
 Line = tuple[str, int, int]  # file, line number, how many times it ran before
 
@@ -53,6 +56,28 @@ def request_dropping_its_connection(wrapper: Any) -> None:
     wrapper.autocommit = True
     gc.collect()
     wrapper.ensure_connection()  # gives the orphan back (reset), then borrows
+    wrapper.close()
+
+
+@contextmanager
+def untraced() -> Iterator[None]:
+    """Pause the census's tracer (for a scenario's set-up)."""
+    tracer = sys.gettrace()
+    sys.settrace(None)
+    try:
+        yield
+    finally:
+        sys.settrace(tracer)
+
+
+def request_on_an_idle_connection(wrapper: Any) -> None:
+    """A clean request on the connection the last one left idle (the short paths)."""
+    with untraced():
+        wrapper.ensure_connection()  # the pool's second connection, left idle
+        wrapper.close()
+    wrapper.ensure_connection()
+    with wrapper.cursor() as cursor:
+        cursor.execute("SELECT 1")
     wrapper.close()
 
 
@@ -198,12 +223,15 @@ def in_another_thread(function: Callable[..., None], *args: Any) -> None:
         request_dropping_its_connection,
         request_that_waits,
         request_handing_over_to_a_waiter,
+        request_on_an_idle_connection,
     ],
-    ids=["closed", "dropped", "waited", "handed-over"],
+    ids=["closed", "dropped", "waited", "handed-over", "short-paths"],
 )
 def test_an_interrupt_at_any_line_of_borrow_or_give_back_loses_nothing(
     make_wrapper, scenario, monkeypatch
 ):
+    if scenario is request_on_an_idle_connection:
+        monkeypatch.setattr(sys.modules[__name__], "POOL", SHORT_PATHS_POOL)
     # An interrupted finalizer's exception is dropped, as Python's default hook does
     # (pytest's own hook would keep the dying handle alive through its traceback).
     monkeypatch.setattr(sys, "unraisablehook", lambda unraisable: None)

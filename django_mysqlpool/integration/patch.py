@@ -52,7 +52,7 @@ def install(database: ModuleType) -> None:
         """
         caller = wrapper = given = None
         try:
-            if fork.forked():
+            if not fork.not_forked[0]:
                 fork.check_pid()
             # The Django wrapper connecting, if one is: only its settings tell our ENGINE
             # from Django's own (the wrapper class is the same for both).

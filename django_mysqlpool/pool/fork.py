@@ -81,6 +81,19 @@ def forked() -> bool:
     return os.getpid() != _owner_pid
 
 
+class _PidCheck:
+    """``not_forked``'s stand-in where no page is wiped on fork: asks ``getpid()``."""
+
+    def __getitem__(self, index: int) -> int:
+        return int(not forked())
+
+
+#: ``not_forked[0]`` is 0 once this process was forked and has not handled it yet: the
+#: same answer as ``not forked()``, read without a Python call on Linux (the borrow and
+#: the give-back read it on every request).
+not_forked: Any = _fork_page if _fork_page is not None else _PidCheck()
+
+
 def check_pid() -> None:
     """Fallback for forks that bypassed ``os.fork`` hooks: act on the first call in the child."""
     if forked():

@@ -30,7 +30,7 @@ class GivingBack(Holdings):
 
     def give_back(self, handle: PooledConnection) -> None:
         """Take the record from ``handle``, reset it for the next borrower and return it."""
-        if fork.generation != self.fork_generation or fork.forked():
+        if not fork.not_forked[0] or fork.generation != self.fork_generation:
             fork.check_pid()
             return  # a handle inherited through fork: the parent's pool is not ours
         me = get_ident()

@@ -59,13 +59,11 @@ class Lending(GivingBack):
         try:
             if self.orphans:
                 self._adopt_orphans()
+            # No ``try`` statement in this one: CPython 3.11 leaves the first instruction
+            # of a nested ``try`` outside every handler, so an interrupt landing on it
+            # would skip the ``except`` below (tests/test_interrupts.py finds it).
             bag = self.bag
-            if bag.idle and not bag.waiters:  # a newcomer does not jump the queue
-                try:  # noqa: SIM105  # suppress() would cost a context manager a borrow
-                    in_hand[me] = bag.take_one()
-                except IndexError:  # another borrower took the last one since
-                    pass
-            if me in in_hand:
+            if not bag.waiters and bag.drain_idle(in_hand, me):  # no jumping the queue
                 waited = 0.0
             else:
                 self.gate.borrow_started[me] = started  # bounds any connect it makes
@@ -73,22 +71,17 @@ class Lending(GivingBack):
             record = in_hand[me]
             info = record.info
             raw = record.dbapi_connection
-            probe = info.get(PROBE)
-            if (
-                raw is None
-                or probe is None
-                or not self.quick_borrow
-                or time() >= info.get(FRESH_UNTIL, 0.0)
-                or probe.has_news()
-            ):  # all the checks, a connect or a replacement
-                self.gate.borrow_started[me] = started
-                raw = self._live_connection(record)
+            # FRESH_UNTIL is there only for a connection with a probe, in a pool whose
+            # settings ask for no other check (``_note_fresh``).
+            if raw is None or time() >= info.get(FRESH_UNTIL, 0.0) or info[PROBE].has_news():
+                self.gate.borrow_started[me] = started  # all the checks, a connect or a
+                raw = self._live_connection(record)  # replacement
             info[LENT_AT] = started
             row = self.counters.rows.get(me)
-            if row is None:
+            if row is None:  # this thread's first count
                 row = self.counters.row()
             row[BORROWED_AT] += 1
-            if waited or self.config.leak_timeout:  # rare: a queued borrow, leak watching
+            if waited or not self.quick_borrow:  # rare: a queued borrow, leak watching
                 self._note_lent(record, waited)
             handle = PooledConnection(info, raw, self)
             lease = (record, ref(handle), thread_mark())
@@ -203,8 +196,11 @@ class Lending(GivingBack):
     def _note_fresh(self, record: Any) -> None:
         """Until when the borrow's short path may skip ``get_connection()``: its recycling
         deadline (SQLAlchemy recycles on ``time.time() - starttime > recycle``)."""
+        info = record.info
+        if not self.quick_borrow or info.get(PROBE) is None:
+            return  # every borrow takes all the checks
         recycle = self.pool._recycle
-        record.info[FRESH_UNTIL] = record.starttime + recycle if recycle > -1 else math.inf
+        info[FRESH_UNTIL] = record.starttime + recycle if recycle > -1 else math.inf
 
     def _ping_due(self, record: Any) -> bool:
         idle_since = record.info.get(IDLE_SINCE)
