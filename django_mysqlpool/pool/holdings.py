@@ -16,6 +16,12 @@ Two rules keep a slot from ever being lost or lent twice:
   reference to its handle) still shows a record whose handle is gone: a borrower waiting
   for a connection adopts it.
 
+* **Nothing escapes the settling ``except``.** The borrow's and the give-back's
+  ``try ... except BaseException`` (which settles this thread's hand) holds no nested
+  ``try`` statement: CPython 3.11 leaves a nested ``try``'s first instruction outside
+  every handler, so an interrupt landing there would skip the settling. A nested
+  ``try`` goes in a function of its own, whose exception the caller's handler catches.
+
 What verifies them at run time: nothing can (a check would cost the hot path); the
 tests do. ``tests/test_interrupts.py`` raises a KeyboardInterrupt at every line a request
 runs here and then borrows every connection; ``tests/test_gc_safety.py`` runs finalizers
