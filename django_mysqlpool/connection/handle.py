@@ -153,7 +153,7 @@ class PooledConnection:
     def discard_result(self) -> None:
         self._raw.discard_result()
 
-    # Called on every borrow by Django: direct methods, not the __getattr__ detour.
+    # Called on every borrow by Django: direct methods, not ``DriverAttribute``s.
     def autocommit(self, on: bool) -> None:
         self._raw.autocommit(on)
 
@@ -192,16 +192,6 @@ class PooledConnection:
             self._lender.orphans.append(self._lease)
             self._cut_off()
 
-    def __getattr__(self, name: str) -> Any:
-        if name in PooledConnection.__slots__:  # a slot an interrupted __init__ left unset
-            raise AttributeError(name)
-        if name not in HARMLESS_ATTRIBUTES and self._record is not None:
-            notes = self._notes
-            notes.in_doubt = True
-            if name in UNRESETTABLE_CALLS:
-                notes.unusable = f"a borrower called {name}()"
-        return getattr(self._raw, name)
-
     def __enter__(self) -> PooledConnection:
         return self
 
@@ -211,6 +201,56 @@ class PooledConnection:
     def __repr__(self) -> str:
         state = "closed" if self._record is None else "open"
         return f"<PooledConnection {state} to {self._lender.target}>"
+
+
+class DriverAttribute:
+    """An attribute of the driver's connection that the handle reaches for its borrower.
+
+    Each one the handle does not define itself is one of these on its class
+    (``handle_class_for``), not a ``__getattr__``: a class with ``__getattr__`` makes every
+    attribute read on its instances take the slow, unspecialised path, the handle's own
+    included (10k instructions a request, measured with callgrind). Reaching one that is
+    not harmless puts the session in doubt, so the give-back resets it.
+    """
+
+    __slots__ = ("name", "in_doubt", "unusable")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.in_doubt = name not in HARMLESS_ATTRIBUTES
+        self.unusable = f"a borrower called {name}()" if name in UNRESETTABLE_CALLS else ""
+
+    def __get__(self, handle: PooledConnection | None, owner: Any = None) -> Any:
+        if handle is None:
+            return self
+        if self.in_doubt and handle._record is not None:
+            notes = handle._notes
+            notes.in_doubt = True
+            if self.unusable:
+                notes.unusable = self.unusable
+        return getattr(handle._raw, self.name)
+
+
+_handle_classes: dict[type, type[PooledConnection]] = {}
+
+
+def handle_class_for(raw: Any) -> type[PooledConnection]:
+    """``PooledConnection`` with a ``DriverAttribute`` for each attribute connections of
+    ``raw``'s class have (``raw``'s own included: drivers set most in ``__init__``), made
+    once per driver class. One the driver adds to a connection later is not reached."""
+    kind = type(raw)
+    found = _handle_classes.get(kind)
+    if found is None:
+        own = set(dir(PooledConnection))
+        names = sorted(
+            name
+            for name in {*dir(raw), *HARMLESS_ATTRIBUTES, *UNRESETTABLE_CALLS}
+            if name not in own and not (name.startswith("__") and name.endswith("__"))
+        )
+        namespace: dict[str, Any] = {"__slots__": (), "__module__": __name__}
+        namespace.update((name, DriverAttribute(name)) for name in names)
+        found = _handle_classes[kind] = type("PooledConnection", (PooledConnection,), namespace)
+    return found
 
 
 def closed_stand_in(database: ModuleType, connect_kwargs: Mapping[str, Any]) -> Any:

@@ -144,6 +144,8 @@ class Holdings:
     #: Whether a borrow may skip the checks only some settings ask for (a ping due, leak
     #: watching), and a give-back may find the session clean from its status flags
     #: alone: the common case's short paths (``lending.py``, ``giving_back.py``).
+    #: The class of this pool's handles: ``handle.handle_class_for`` the first connection.
+    handle_class: type[PooledConnection] = PooledConnection
     quick_borrow: bool = field(init=False, default=False)
     quick_give_back: bool = field(init=False, default=False)
 

@@ -83,7 +83,7 @@ class Lending(GivingBack):
             row[BORROWED_AT] += 1
             if waited or not self.quick_borrow:  # rare: a queued borrow, leak watching
                 self._note_lent(record, waited)
-            handle = PooledConnection(info, raw, self)
+            handle = self.handle_class(info, raw, self)
             lease = (record, ref(handle), thread_mark())
             self.holders[id(lease)] = lease
             handle._lease, handle._record = lease, in_hand.pop(me)  # the handle's now

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import event
 
 from ..connection import driver, liveness, native, reset
+from ..connection.handle import PooledConnection, handle_class_for
 from ..connection.session import SessionNotes
 from . import fork
 from .holdings import CONNECTED_AT, PROBE
@@ -42,6 +43,8 @@ def listen(registered: RegisteredPool) -> None:
         logger.debug("django-mysqlpool: new connection to %s", registered.target)
         fork.track(raw)
         record.info[PROBE] = liveness.probe_for(raw)
+        if registered.handle_class is PooledConnection:  # the first connection's class
+            registered.handle_class = handle_class_for(raw)
         record.info[reset.NOTES] = notes_for(registered, raw)
         reset.remember_initial_state(raw, record.info)
         # Connections opened together (a burst) are not all recycled on the same borrow.
