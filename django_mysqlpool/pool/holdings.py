@@ -20,7 +20,8 @@ Two rules keep a slot from ever being lost or lent twice:
   ``try ... except BaseException`` (which settles this thread's hand) holds no nested
   ``try`` statement: CPython 3.11 leaves a nested ``try``'s first instruction outside
   every handler, so an interrupt landing there would skip the settling. A nested
-  ``try`` goes in a function of its own, whose exception the caller's handler catches.
+  ``try`` goes in a function of its own, whose exception the caller's handler catches
+  (``tests/test_interrupts.py`` checks every settling ``try`` of the package for it).
 
 What verifies them at run time: nothing can (a check would cost the hot path); the
 tests do. ``tests/test_interrupts.py`` raises a KeyboardInterrupt at every line a request
