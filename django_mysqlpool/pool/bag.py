@@ -64,8 +64,7 @@ class Bag:
         #: closes that connection, as SQLAlchemy's QueuePool does with a full queue).
         self.keep = keep
         self.idle: collections.deque[Any] = collections.deque()
-        #: Pops the idle record to lend next (IndexError if there is none).
-        self.take_one = self.idle.pop if lifo else self.idle.popleft
+        self._take = self.idle.pop if lifo else self.idle.popleft
         self.waiters: collections.deque[weakref.ref[Waiter]] = collections.deque()
         #: Records handed to a waiter, until it collects them, each under its own ticket: a
         #: waiter can be handed two (queued again while a hand-over was under way), and a
@@ -92,7 +91,7 @@ class Bag:
             return False
         self.idle.append(source.pop(key))
         if self.waiters:  # one queued up after our look: it may have missed this record
-            self.serve_from_idle()
+            self._serve_from_idle()
         return True
 
     def hand_to_waiter(self, source: dict[Any, Any], key: Any) -> bool:
@@ -121,7 +120,7 @@ class Bag:
         if waiter.gone:  # it gave up meanwhile: the record goes on
             self._pass_on(waiter.ref)
 
-    def serve_from_idle(self) -> None:
+    def _serve_from_idle(self) -> None:
         while self.waiters and self.idle:
             try:
                 ref = self.waiters.popleft()
@@ -131,7 +130,7 @@ class Bag:
             if waiter is None:
                 continue  # died without leaving
             try:
-                self.handed[ref, next(self._tickets)] = self.take_one()
+                self.handed[ref, next(self._tickets)] = self._take()
             except IndexError:  # taken meanwhile: back to the front of the queue
                 self.waiters.appendleft(ref)
                 return
@@ -167,7 +166,7 @@ class Bag:
             (self.waiters.appendleft if waiter.queued_before else self.waiters.append)(ref)
             waiter.queued_before = True
         if self.idle:  # given back between our look and queueing up
-            self.serve_from_idle()
+            self._serve_from_idle()
         waiter.wake.acquire(timeout=seconds)
 
     def wake_all(self) -> None:
@@ -200,7 +199,7 @@ class Bag:
         if not self.idle:
             return False  # the common miss, without raising
         try:
-            hand[me] = self.take_one()
+            hand[me] = self._take()
         except IndexError:  # another thread took the last one since
             return False
         return True

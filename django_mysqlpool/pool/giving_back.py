@@ -7,8 +7,8 @@ Records nobody can give back any more (a handle the garbage collector dropped, a
 borrowing thread that ended) are adopted here too: by the next borrow or give-back, by a
 borrower that finds the pool empty, and by the housekeeper.
 
-The common give-back (a quick borrow whose session ``reset.is_clean`` finds clean, nobody
-waiting) puts the record back in ``give_back`` itself; ``_return`` does everything else.
+The common give-back (a quick borrow whose session ``reset.is_clean`` finds clean) puts
+the record back from ``give_back`` itself; ``_return`` does everything else.
 """
 
 from __future__ import annotations
@@ -44,15 +44,13 @@ class GivingBack(Holdings):
             record = in_hand[me]
             held_since = self._held_since(record) if observers.listeners else None
             # The common give-back in one function: a quick borrow that left the session
-            # clean (``reset.is_clean``), nobody waiting; anything else takes ``_return``.
-            info, bag = record.info, self.bag
+            # clean (``reset.is_clean``); anything else takes ``_return``.
+            info = record.info
             now = monotonic()
             raw = record.dbapi_connection
             probe = info.get(PROBE)
             if (
                 self.quick_give_back
-                and not bag.waiters
-                and len(bag.idle) < bag.keep
                 and raw is not None
                 and probe is not None
                 and now - info[LENT_AT] < _SLOW_BORROW
@@ -61,9 +59,8 @@ class GivingBack(Holdings):
                 and not self.retired
             ):
                 info[IDLE_SINCE] = now  # for max_idle and pre_ping_after
-                bag.idle.append(in_hand.pop(me))
-                if bag.waiters:  # one queued up after our look: it may have missed this
-                    bag.serve_from_idle()
+                if not self.bag.put(in_hand, me):  # beyond what the pool keeps (QueuePool)
+                    self._close_in_hand(me)
                 if self.retired:  # retired meanwhile: close what we put back
                     self.close_idle()
             else:

@@ -62,8 +62,7 @@ class Lending(GivingBack):
             # No ``try`` statement in this one: CPython 3.11 leaves the first instruction
             # of a nested ``try`` outside every handler, so an interrupt landing on it
             # would skip the ``except`` below (tests/test_interrupts.py finds it).
-            bag = self.bag
-            if not bag.waiters and bag.drain_idle(in_hand, me):  # no jumping the queue
+            if self.bag.take(in_hand, me):  # an idle one, unless borrowers are queued
                 waited = 0.0
             else:
                 self.gate.borrow_started[me] = started  # bounds any connect it makes
