@@ -43,8 +43,8 @@ class GivingBack(Holdings):
             in_hand[me], handle._record = self.holders.pop(id(handle._lease))[0], None
             record = in_hand[me]
             held_since = self._held_since(record) if observers.listeners else None
-            # The common give-back in one function: a quick borrow that left the session
-            # clean (``reset.is_clean``); anything else takes ``_return``.
+            # The common give-back, without ``_return``'s layers: a quick borrow that left
+            # the session clean (``reset.is_clean``); anything else takes ``_return``.
             info = record.info
             now = monotonic()
             raw = record.dbapi_connection
