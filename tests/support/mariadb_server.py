@@ -448,6 +448,29 @@ class ThrowawayMariaDB:
             raise RuntimeError(f"{self!r} is not running")
         self._process.send_signal(signal.SIGSTOP)
         self._frozen = True
+        self._wait_until_stopped(self._process.pid)
+
+    @staticmethod
+    def _wait_until_stopped(pid: int, within: float = 5.0) -> None:
+        """Return once every thread of ``pid`` is stopped: SIGSTOP stops them one by one,
+        and a thread still running could answer a query sent right after ``freeze()``."""
+        tasks = Path(f"/proc/{pid}/task")
+        if not tasks.is_dir():
+            return  # no /proc (not Linux): the signal alone, as before
+        deadline = time.monotonic() + within
+        while True:
+            states = []
+            for stat in tasks.glob("*/stat"):
+                try:
+                    # "pid (comm) state ...": the state follows the last ")".
+                    states.append(stat.read_text().rsplit(")", 1)[1].split()[0])
+                except (OSError, IndexError):
+                    continue  # the thread ended meanwhile
+            if states and all(state in ("T", "t") for state in states):
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{pid} not stopped {within} s after SIGSTOP: {states}")
+            time.sleep(0.001)
 
     def thaw(self) -> None:
         if self._process is not None:
