@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 import django_mysqlpool
 from tests.server import connection_id
 
@@ -70,3 +72,60 @@ def test_a_wrapper_borrows_from_a_new_pool_after_close_pool(make_wrapper, observ
     after = server_connection(wrapper)
     assert after != before
     assert observer.is_alive(after)
+
+
+# A direct call (``MySQLdb.connect(pool=...)`` from code that is not a Django wrapper)
+# skips the lookup too when its kwargs equal the last one's: the same rules hold for it.
+
+
+def direct_borrow(**params: Any) -> tuple[int, str]:
+    """The server connection and database a direct pooled connect gets, given back at once."""
+    import MySQLdb
+
+    raw = MySQLdb.connect(**params)
+    try:
+        cursor = raw.cursor()
+        cursor.execute("SELECT CONNECTION_ID(), DATABASE()")
+        found = cursor.fetchone()
+        cursor.close()
+        return int(found[0]), str(found[1])
+    finally:
+        raw.close()
+
+
+@pytest.fixture
+def direct_params():
+    from tests.support.observer import server_params
+
+    yield {**server_params(), "pool": {"pool_size": 1, "max_overflow": 0}}
+    django_mysqlpool.close_pool()
+
+
+def test_a_direct_call_whose_pool_option_changed_in_place_borrows_from_the_pool_it_asks_for(
+    direct_params,
+):
+    first, _ = direct_borrow(**direct_params)
+    assert direct_borrow(**direct_params)[0] == first  # the same pool: reused
+    direct_params["pool"]["pool_size"] = 2  # the same dict object, changed
+    assert direct_borrow(**direct_params)[0] != first
+    sizes = sorted(stats["settings"]["pool_size"] for stats in django_mysqlpool.pool_stats())
+    assert sizes == [1, 2]
+
+
+def test_a_direct_call_to_another_database_borrows_a_connection_to_it(
+    direct_params, own_database
+):
+    _, first = direct_borrow(**direct_params)
+    _, other = direct_borrow(**{**direct_params, "database": own_database})
+    assert other == own_database != first
+    assert direct_borrow(**direct_params)[1] == first
+
+
+def test_a_direct_call_borrows_from_a_new_pool_after_close_pool(direct_params, observer):
+    before, _ = direct_borrow(**direct_params)
+    django_mysqlpool.close_pool()
+    assert observer.is_gone(before)
+    after, _ = direct_borrow(**direct_params)
+    assert after != before
+    assert observer.is_alive(after)  # given back to a pool that is open
+    assert len(django_mysqlpool.pool_stats()) == 1

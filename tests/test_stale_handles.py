@@ -111,6 +111,27 @@ def test_a_streamed_cursor_kept_past_close_does_not_read_the_next_borrowers_rows
     assert django_mysqlpool.pool_stats()[0]["discarded"] == discarded
 
 
+def test_a_cursor_kept_past_close_leaves_no_mark_on_the_next_borrowers_connection(
+    one_connection,
+):
+    first, second = one_connection
+    kept = first.cursor()
+    kept.execute("SELECT CONNECTION_ID()")
+    shared = kept.fetchone()[0]
+    first.close()
+
+    assert connection_id(second) == shared
+    discarded = django_mysqlpool.pool_stats()[0]["discarded"]
+    with pytest.raises(utils.Error) as raised:
+        kept.execute("SET @stale = 1")  # fails as on a closed connection (2006)...
+    assert raised.value.args == CLOSED.args
+    second.close()
+    # ... and what it noted (a session change, a lost connection) is not the next
+    # borrower's: the connection goes back clean and is lent again, not discarded.
+    assert connection_id(second) == shared
+    assert django_mysqlpool.pool_stats()[0]["discarded"] == discarded
+
+
 def test_a_cursor_closed_before_close_stays_closed(one_connection):
     first, _ = one_connection
     cursor = first.cursor()

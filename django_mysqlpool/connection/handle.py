@@ -95,8 +95,9 @@ class PooledConnection:
         self._lender = lender
         # What we know about this server connection; lives as long as it does.
         self._notes: SessionNotes = info[reset.NOTES]
-        #: Every cursor handed out during this borrow, cut off when it ends.
-        self._cursors: list[Any] = []
+        #: Every cursor handed out during this borrow, cut off when it ends (None until
+        #: the first: a borrow that makes none allocates nothing for them).
+        self._cursors: list[Any] | None = None
 
     def cursor(self, cursorclass: Any = None, **kwargs: Any) -> Any:
         """A cursor of the driver's class (or the one asked for) that keeps session notes.
@@ -111,14 +112,10 @@ class PooledConnection:
             and not kwargs
             and self._record is not None
         ):
-            raw = self._raw
-            cursor = session_class(raw)
-            cursor._mysqlpool_notes = notes
             # The cursor's ``connection`` is this handle, as a DB-API cursor's is the
             # connection that made it: what user code reaches through it is seen like
-            # any use of the handle. The cursor itself runs on the driver connection.
-            cursor._mysqlpool_raw, cursor.connection = raw, self
-            return self._hand_out(cursor)
+            # any use of the handle, and ``_cut_off`` cuts it off with the handle.
+            return session_class(self)
         raw = self._raw
         cursor_class = cursorclass or kwargs.pop("cursor", None) or notes.cursor_class
         if self._record is None:
@@ -133,13 +130,15 @@ class PooledConnection:
         else:
             if driver.is_unbuffered(cursor_class):
                 self._notes.in_doubt = True
-            cursor = session_cursor(cursor_class, raw, self._notes)
-            cursor.connection = self
+            cursor = session_cursor(cursor_class, self)
         return self._hand_out(cursor)
 
     def _hand_out(self, cursor: Any) -> Any:
-        """Keep ``cursor`` to cut it off at give-back (a long borrow's closed ones pruned)."""
+        """Keep ``cursor`` to cut it off at give-back (a long borrow's closed ones pruned):
+        a driver's cursor, or a session cursor that may stream its rows (``detach``)."""
         cursors = self._cursors
+        if cursors is None:
+            cursors = self._cursors = []
         cursors.append(cursor)
         if len(cursors) > _PRUNE_CURSORS_AT:
             cursors[:] = [c for c in cursors if c.connection is not None]
@@ -173,15 +172,22 @@ class PooledConnection:
     def close(self) -> None:
         if self._record is None:
             raise driver.closed_twice_error(self._lender.database)
-        self._cut_off()
+        # ``_cut_off``, its call saved when no cursor to detach was handed out (Django's
+        # reach the server through this handle: cut off with it).
+        self._raw = self._lender.closed_connection
+        self._notes = self._notes.stale
+        if self._cursors is not None:
+            self._cut_off()
         self._lender.give_back(self)
 
     def _cut_off(self) -> None:
-        """The handle and its cursors stop reaching the server connection."""
+        """The handle and its cursors stop reaching the server connection, and what they
+        note stops reaching the session's notes (the next borrower's by then)."""
         closed = self._raw = self._lender.closed_connection
-        for cursor in self._cursors:
+        self._notes = self._notes.stale
+        cursors, self._cursors = self._cursors, None
+        for cursor in cursors or ():
             detach(cursor, closed)
-        self._cursors = []
 
     def __del__(self) -> None:
         # Dropped without close() (a thread that died mid-request). The garbage collector

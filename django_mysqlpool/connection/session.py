@@ -26,7 +26,7 @@ class SessionNotes:
     __slots__ = (
         "setup", "changed", "in_doubt", "failed_with", "read_status", "tracked", "handle",
         "can_reset", "error_code", "cursor_class", "session_class", "django_setup",
-        "charset", "unusable",
+        "charset", "unusable", "stale",
     )  # fmt: skip
 
     def __init__(
@@ -39,6 +39,7 @@ class SessionNotes:
         cursor_class: Any = None,
         django_setup: frozenset[tuple[str, str]] = frozenset(),
         charset: str | None = None,
+        twin: bool = False,
     ) -> None:
         #: Django's setup values the session has (``statements.SETUP_STATEMENTS`` names).
         self.setup: dict[str, str] = {}
@@ -76,6 +77,11 @@ class SessionNotes:
         self.unusable = ""
         if isinstance(cursor_class, type) and not is_unbuffered(cursor_class):
             self.session_class = session_cursor_class(cursor_class)
+        #: What the session's handles and cursors note once their borrow has ended
+        #: (``handle._cut_off``): the same cursor class, and notes nobody reads.
+        self.stale: SessionNotes = (
+            self if twin else SessionNotes(cursor_class=cursor_class, twin=True)
+        )
 
 
 class SessionCursorMixin:
@@ -84,15 +90,19 @@ class SessionCursorMixin:
     A subclass rather than a proxy, so that every other cursor call (fetchone, rowcount,
     close, ...) costs what it costs on the driver's own cursor, and ``isinstance`` checks
     against the driver's classes keep working.
+
+    Its ``connection`` is the borrower's handle (as a DB-API cursor's is the connection
+    that made it), through which it reaches the driver connection (``_raw``) and the
+    session's notes (``_notes``): when the borrow ends the handle swaps both for a
+    closed stand-in and notes nobody reads, which cuts off every cursor it handed out
+    without a list of them (``handle._cut_off``).
     """
 
-    _mysqlpool_notes: SessionNotes
-    #: The driver connection this cursor runs on (``connection`` is the borrower's handle).
-    _mysqlpool_raw: Any = None
+    connection: Any
     #: Whether this cursor reached the driver (an execute that was not skipped, or more).
     _mysqlpool_used = False
 
-    def _to_driver(self, call: Any, *args: Any) -> Any:
+    def _to_driver(self, notes: SessionNotes, call: Any, *args: Any) -> Any:
         """Run a driver call; remember a fatal error for the give-back.
 
         The error code of the connection does not survive until then: closing the cursor
@@ -102,13 +112,12 @@ class SessionCursorMixin:
         try:
             return call(*args)
         except BaseException as error:
-            _note_failure(self._mysqlpool_notes, error)
+            _note_failure(notes, error)
             raise
 
-    def _run(self, call: Any, query: Any, args: Any, may_change: bool) -> Any:
+    def _run(self, notes: SessionNotes, call: Any, query: Any, args: Any, may_change: bool) -> Any:
         """Run a statement and note what it did to the session; one frame (``_to_driver``
         inlined): it runs for every query of every request."""
-        notes = self._mysqlpool_notes
         if may_change:
             notes.changed = True  # before the call: an interrupted call may still have run
         self._mysqlpool_used = True
@@ -126,20 +135,41 @@ class SessionCursorMixin:
         return result
 
     def execute(self, query: Any, args: Any = None) -> Any:
+        handle = self.connection
+        if handle is None:  # closed: the driver's own "cursor closed"
+            return super().execute(query, args)  # type: ignore[misc]
+        notes = handle._notes
         try:
             statement = remembered.get(query)  # what classify() would return, without a call
         except TypeError:  # not hashable (a bytearray)
             statement = None
         if statement is None:
             statement = classify(query)
-        setup = statement.setup
-        if setup is None or args is not None:
-            return self._run(super().execute, query, args, statement.may_change)  # type: ignore[misc]
-        notes = self._mysqlpool_notes
+        if statement.setup is not None and args is None:
+            return self._setup(notes, statement.setup, query)
+        # ``_run``'s steps, inline: a call less on every statement of every request.
+        if statement.may_change:
+            notes.changed = True  # before the call: an interrupted call may still have run
+        self._mysqlpool_used = True
+        try:
+            result = super().execute(query, args)  # type: ignore[misc]
+        except BaseException as error:  # a zero-cost try: the except runs only on failure
+            _note_failure(notes, error)
+            raise
+        read_status = notes.read_status
+        if notes.tracked and not notes.changed and read_status is not None:
+            status = read_status()
+            if status is not None and status & SERVER_SESSION_STATE_CHANGED:
+                notes.changed = True
+        return result
+
+    def _setup(self, notes: SessionNotes, setup: dict[str, str], query: Any) -> Any:
+        """One of Django's setup statements (``init_connection_state``): sent only if the
+        session does not have it yet."""
         if not setup.items() <= notes.django_setup:
             # Django's statement with another value (SET SQL_AUTO_IS_NULL = 1, another
             # isolation level): the borrower's own change, undone at the give-back.
-            return self._run(super().execute, query, args, True)  # type: ignore[misc]
+            return self._run(notes, super().execute, query, None, True)  # type: ignore[misc]
         known = notes.setup
         if setup.items() <= known.items():
             # The session already has exactly this: nothing to send. What was "executed"
@@ -147,24 +177,32 @@ class SessionCursorMixin:
             self._executed = query
             return 0
         known.clear()  # unknown until the server has answered
-        result = self._to_driver(super().execute, query)  # type: ignore[misc]
+        result = self._to_driver(notes, super().execute, query)  # type: ignore[misc]
         known.update(setup)
         return result
 
     def executemany(self, query: Any, args: Any) -> Any:
+        handle = self.connection
+        if handle is None:
+            return super().executemany(query, args)  # type: ignore[misc]
         may_change = classify(query).may_change
-        return self._run(super().executemany, query, args, may_change)  # type: ignore[misc]
+        return self._run(handle._notes, super().executemany, query, args, may_change)  # type: ignore[misc]
 
     def callproc(self, procname: Any, args: Any = ()) -> Any:
-        self._mysqlpool_notes.changed = True  # a procedure may do anything to the session
-        return self._to_driver(super().callproc, procname, args)  # type: ignore[misc]
+        handle = self.connection
+        if handle is None:
+            return super().callproc(procname, args)  # type: ignore[misc]
+        notes = handle._notes
+        notes.changed = True  # a procedure may do anything to the session
+        return self._to_driver(notes, super().callproc, procname, args)  # type: ignore[misc]
 
     def _get_db(self) -> Any:
-        """The driver connection the cursor runs on; its ``connection`` is the borrower's
-        handle (``handle.py``), which sees what user code does through it."""
-        if self.connection is None:
+        """The driver connection the cursor runs on: its handle's (``handle.py``), which
+        sees what user code does through it, and is a closed stand-in once given back."""
+        handle = self.connection
+        if handle is None:
             return super()._get_db()  # type: ignore[misc]  # the driver's "cursor closed"
-        return self._mysqlpool_raw
+        return handle._raw
 
     def close(self) -> None:
         if self._mysqlpool_used:
@@ -216,32 +254,27 @@ def session_cursor_class(cursor_class: type) -> type:
     return session_class
 
 
-def session_cursor(cursor_class: type, raw: Any, notes: SessionNotes) -> Any:
-    """A cursor of ``cursor_class`` on ``raw`` that keeps ``notes``."""
-    cursor = session_cursor_class(cursor_class)(raw)
-    cursor._mysqlpool_notes = notes
-    cursor._mysqlpool_raw = raw
-    return cursor
+def session_cursor(cursor_class: type, handle: Any) -> Any:
+    """A cursor of ``cursor_class`` that keeps the notes of ``handle``'s session."""
+    return session_cursor_class(cursor_class)(handle)
 
 
 def detach(cursor: Any, closed_connection: Any) -> None:
     """Cut a cursor off its borrow: from now on it fails as on a closed connection.
 
     A cursor already closed keeps its closed state (the driver's "cursor closed"), as a
-    cursor closed before its connection does with the plain backend.
+    cursor closed before its connection does with the plain backend. A session cursor
+    reaches the server through its handle, cut off already: only a streamed result it
+    holds is left to cut off.
     """
     result = getattr(cursor, "_result", None)
     if getattr(cursor, "connection", None) is None and result is None:
         return  # closed (as Django closes its cursors): it already fails as it should
-    if cursor.connection is not None:
+    if cursor.connection is not None and not isinstance(cursor, SessionCursorMixin):
         cursor.connection = closed_connection
-        if isinstance(cursor, SessionCursorMixin):
-            cursor._mysqlpool_raw = closed_connection
     if result is not None:
         # A streamed result reads from the socket, which now serves another borrower.
         if hasattr(result, "connection"):  # PyMySQL's reads through its connection
             result.connection = closed_connection
         else:
             cursor._result = closed_connection
-    if isinstance(cursor, SessionCursorMixin):
-        cursor._mysqlpool_notes = SessionNotes()  # a stale cursor writes nowhere that matters

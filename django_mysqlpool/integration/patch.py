@@ -8,6 +8,7 @@ monkey patches are: a marker on the patched function says it is ours.
 
 from __future__ import annotations
 
+import copy
 import functools
 import sys
 from collections.abc import Callable
@@ -73,6 +74,18 @@ def install(database: ModuleType) -> None:
                 ):
                     return route.registered.borrow()
                 given = dict(kwargs)
+            elif wrapper is None and not args:
+                # A direct call (no Django wrapper connecting): the pool the last one
+                # borrowed from, if it passed equal kwargs (``pool=`` compared by value).
+                route = _direct_route
+                if (
+                    route is not None
+                    and route.kwargs == kwargs
+                    and not route.registered.retired
+                    and route.generation == fork.generation
+                ):
+                    return route.registered.borrow()
+                given = _kept_by_value(kwargs)
             pool_option = kwargs.pop(targets.POOL_OPTION, None)
             if pool_option is None:
                 pool_option = caller is not None and is_pooled_engine(caller.get("ENGINE"))
@@ -88,7 +101,7 @@ def install(database: ModuleType) -> None:
                 fork.track(raw)
                 return raw
             if given is not None:
-                wrapper.__dict__[_ROUTE] = Route(given, caller, registered, wrapper)
+                _remember_route(wrapper, Route(given, caller, registered, wrapper))
             return registered.borrow()
         except BaseException as error:
             # Pool arguments written into OPTIONS instead of OPTIONS["pool"] reach the
@@ -115,6 +128,27 @@ def install(database: ModuleType) -> None:
 
 #: Where a Django wrapper keeps its ``Route`` (in its ``__dict__``: its class is Django's).
 _ROUTE = "_mysqlpool_route"
+#: The ``Route`` of the last direct call that borrowed (``MySQLdb.connect(pool=...)`` from
+#: code that is not a Django wrapper connecting): one per process, replaced on a miss.
+_direct_route: Route | None = None
+
+
+def _remember_route(wrapper: Any, route: Route) -> None:
+    global _direct_route
+    if wrapper is None:
+        _direct_route = route  # one statement: a borrower interrupted here loses a cache
+    else:
+        wrapper.__dict__[_ROUTE] = route
+
+
+def _kept_by_value(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a direct call's kwargs to compare the next call's with: its ``pool``
+    option deep-copied, so that a caller changing that dict in place between two calls
+    (``params["pool"]["pool_size"] = 5``) gets the pool it now asks for."""
+    kept = dict(kwargs)
+    if targets.POOL_OPTION in kept:
+        kept[targets.POOL_OPTION] = copy.deepcopy(kept[targets.POOL_OPTION])
+    return kept
 
 
 class Route:
@@ -125,7 +159,8 @@ class Route:
     the next connect of the same wrapper, with equal kwargs (passwords included: never
     shown) and the same settings object, autocommit setting, isolation level and process,
     borrows from the same pool without any of it. A closed pool (``retired``) is looked
-    up again.
+    up again. A direct call's route (``_direct_route``) has no settings: its kwargs and
+    the process choose the pool.
     """
 
     __slots__ = ("kwargs", "settings", "autocommit", "isolation", "registered", "generation")
@@ -135,7 +170,7 @@ class Route:
     ) -> None:
         self.kwargs = kwargs
         self.settings = settings
-        self.autocommit = settings.get("AUTOCOMMIT")
+        self.autocommit = None if settings is None else settings.get("AUTOCOMMIT")
         self.isolation = getattr(wrapper, "isolation_level", None)
         self.registered = registered
         self.generation = fork.generation

@@ -78,14 +78,20 @@ class Bag:
     def take(self, hand: dict[int, Any], me: int) -> bool:
         """Move an idle record into ``hand[me]``; False if there is none, or if borrowers
         are queued (a newcomer does not jump the queue)."""
-        return not self.waiters and self.drain_idle(hand, me)
+        if self.waiters or not self.idle:
+            return False
+        try:  # drain_idle's steps, without its call: this runs on every borrow
+            hand[me] = self._take()
+        except IndexError:  # another thread took the last one since
+            return False
+        return True
 
     def put(self, source: dict[Any, Any], key: Any) -> bool:
         """Move ``source[key]`` to the longest waiter, else to the idle records.
 
         False, leaving it in ``source``, when nobody waits and ``keep`` records are idle.
         """
-        if self.hand_to_waiter(source, key):
+        if self.waiters and self.hand_to_waiter(source, key):  # the call only if needed
             return True
         if len(self.idle) >= self.keep:
             return False
