@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 import django_mysqlpool
+from tests.server import connection_id
 
 THREADS = 8
 REQUESTS = 150
@@ -96,3 +97,16 @@ def test_a_handle_finalized_while_its_thread_holds_every_pool_lock_returns_its_c
     wrapper.dec_thread_sharing()
     wrapper.ensure_connection()  # the only connection: handed over, given back, lent again
     wrapper.close()
+
+
+def test_a_dropped_handles_connection_is_lent_by_the_next_borrow(make_wrapper):
+    """A handle dropped without close() hands its connection over as it goes: the next
+    borrow gets that connection back instead of opening another (not only a borrower
+    that finds the pool empty, or the housekeeper later)."""
+    pool = {**POOL, "pool_size": 2, "max_overflow": 0}
+    dropping, next_one = make_wrapper(pool=pool), make_wrapper(pool=pool)
+    dropped = connection_id(dropping)
+    dropping.connection = None  # never closed: the handle is garbage now
+    assert connection_id(next_one) == dropped
+    [stats] = django_mysqlpool.pool_stats()
+    assert (stats["created"], stats["checked_out"]) == (1, 1)

@@ -7,6 +7,7 @@ borrower's session or transaction.
 
 from __future__ import annotations
 
+import gc
 import weakref
 
 import MySQLdb
@@ -130,6 +131,28 @@ def test_a_cursor_kept_past_close_leaves_no_mark_on_the_next_borrowers_connectio
     # borrower's: the connection goes back clean and is lent again, not discarded.
     assert connection_id(second) == shared
     assert django_mysqlpool.pool_stats()[0]["discarded"] == discarded
+
+
+def test_a_driver_cursor_kept_from_a_dropped_handle_cannot_reach_the_next_borrower(
+    one_connection,
+):
+    """A cursor the driver makes itself (here from a cursor factory) runs on the driver
+    connection, not through the handle: a handle dropped without close() (its thread
+    died) cuts it off as close() does, before the connection is lent again."""
+    first, second = one_connection
+    first.ensure_connection()
+    kept = first.connection.cursor(lambda raw: MySQLdb.cursors.Cursor(raw))
+    kept.execute("SELECT CONNECTION_ID()")
+    shared = kept.fetchone()[0]
+    first.connection = None  # dropped, never closed
+    gc.collect()
+
+    assert connection_id(second) == shared  # handed over and lent again
+    with second.cursor() as cursor:
+        cursor.execute("SET @secret = 'next request'")
+    with pytest.raises(type(CLOSED)) as raised:
+        kept.execute("SELECT @secret")
+    assert raised.value.args == CLOSED.args
 
 
 def test_a_cursor_closed_before_close_stays_closed(one_connection):

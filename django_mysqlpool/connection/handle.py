@@ -7,12 +7,15 @@ handed out fail as they would on a closed driver connection (mysqlclient:
 belongs to another borrower.
 
 **The finaliser's rule: it only hands over.** A handle dropped without ``close()`` may be
-finalised by the garbage collector in the middle of any code, the pool's own included:
-``__del__`` takes no lock and does no I/O, it appends its lease to the pool's
-``orphans`` (one statement) and the next borrow or give-back does the rest
-(``pool/holdings.py``). Nothing checks it at run time; ``tests/test_gc_safety.py`` runs
-finalisers inside the pool's code (a lock or a round trip there deadlocks or corrupts the
-connection) and ``tests/test_interrupts.py`` interrupts the hand-over itself.
+finalised by the garbage collector in the middle of any code, the pool's own included.
+Its lease (the pool's weak reference to it) hands itself to the pool's ``orphans``: its
+callback is the deque's ``append``, which takes no lock and does no I/O, and the next
+borrow or give-back does the rest (``pool/holdings.py``). A handle has no ``__del__``
+(a Python call at the end of every borrow) unless it handed out cursors to cut off when
+it is dropped (``_hand_out``), and that one only sets attributes. Nothing checks it at
+run time; ``tests/test_gc_safety.py`` runs finalisers inside the pool's code (a lock or a
+round trip there deadlocks or corrupts the connection) and ``tests/test_interrupts.py``
+interrupts the hand-over itself.
 """
 
 from __future__ import annotations
@@ -84,12 +87,15 @@ class PooledConnection:
     __slots__ = (
         "_record", "_lease", "_raw", "_lender", "_notes", "_cursors", "__weakref__",
     )  # fmt: skip
+    #: This class with a ``__del__`` that cuts off kept cursors (``_with_cursors_class``).
+    _with_cursors: type[PooledConnection]
 
     def __init__(self, info: dict[str, Any], raw: Any, lender: Lender) -> None:
         #: SQLAlchemy's connection record while borrowed: set by the pool in one statement
         #: once the handle exists, taken back by it in one (``pool/holdings.py``); None after.
         self._record: Any = None
-        #: The pool's record of this borrow (``pool.holdings.Lease``), what a finalizer hands over.
+        #: The pool's weak reference to this handle (its key in ``holders``), which hands
+        #: itself over when the handle is dropped; None once given back.
         self._lease: Any = None
         self._raw: Any = raw
         self._lender = lender
@@ -138,6 +144,8 @@ class PooledConnection:
         a driver's cursor, or a session cursor that may stream its rows (``detach``)."""
         cursors = self._cursors
         if cursors is None:
+            # From now on, dropping the handle without close() cuts these off too.
+            self.__class__ = self._with_cursors
             cursors = self._cursors = []
         cursors.append(cursor)
         if len(cursors) > _PRUNE_CURSORS_AT:
@@ -189,15 +197,6 @@ class PooledConnection:
         for cursor in cursors or ():
             detach(cursor, closed)
 
-    def __del__(self) -> None:
-        # Dropped without close() (a thread that died mid-request). The garbage collector
-        # may run this in the middle of any code, ours included: only hand the record over
-        # (a deque append, no lock, no I/O); the pool's next caller resets and returns it.
-        # The hand-over comes first: it is what must not be lost.
-        if getattr(self, "_record", None) is not None:  # unset if __init__ was interrupted
-            self._lender.orphans.append(self._lease)
-            self._cut_off()
-
     def __enter__(self) -> PooledConnection:
         return self
 
@@ -207,6 +206,25 @@ class PooledConnection:
     def __repr__(self) -> str:
         state = "closed" if self._record is None else "open"
         return f"<PooledConnection {state} to {self._lender.target}>"
+
+
+def _cut_off_when_dropped(handle: PooledConnection) -> None:
+    """``__del__`` of a handle that handed out cursors to cut off (``_hand_out``), dropped
+    without close() (a thread that died mid-request): they stop reaching the connection,
+    which the lease's callback hands over. The garbage collector may run this in the
+    middle of any code, ours included: attribute stores only, no lock, no I/O."""
+    if getattr(handle, "_record", None) is not None:
+        handle._cut_off()
+
+
+def _with_cursors_class(handle_class: type[PooledConnection]) -> type[PooledConnection]:
+    """``handle_class`` with ``_cut_off_when_dropped`` as its ``__del__``: what a handle
+    becomes (``__class__``) once it keeps cursors; the same slots, so the same layout."""
+    namespace = {"__slots__": (), "__module__": __name__, "__del__": _cut_off_when_dropped}
+    return type(handle_class.__name__, (handle_class,), namespace)
+
+
+PooledConnection._with_cursors = _with_cursors_class(PooledConnection)
 
 
 class DriverAttribute:
@@ -255,7 +273,9 @@ def handle_class_for(raw: Any) -> type[PooledConnection]:
         )
         namespace: dict[str, Any] = {"__slots__": (), "__module__": __name__}
         namespace.update((name, DriverAttribute(name)) for name in names)
-        found = _handle_classes[kind] = type("PooledConnection", (PooledConnection,), namespace)
+        found = type("PooledConnection", (PooledConnection,), namespace)
+        found._with_cursors = _with_cursors_class(found)
+        _handle_classes[kind] = found
     return found
 
 

@@ -10,6 +10,7 @@ pings.
 from __future__ import annotations
 
 import ctypes
+import functools
 import select
 from collections.abc import Callable
 from typing import Any
@@ -45,11 +46,8 @@ def _gil_holding_poll() -> Callable[[int], Probe] | None:
     def probe_for(fd: int) -> Probe:
         request = _PollFd(fd, _ANY_NEWS, 0)
         where = ctypes.byref(request)  # keeps ``request`` alive
-
-        def has_news() -> int:
-            return poll(where, 1, 0)  # type: ignore[no-any-return]  # -1 (error) is news too
-
-        return has_news
+        # A C-level callable (no Python frame per borrow); -1 (an error) is news too.
+        return functools.partial(poll, where, 1, 0)
 
     return probe_for
 

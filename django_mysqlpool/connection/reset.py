@@ -119,10 +119,13 @@ class SessionRecipe:
 
 def remember_initial_state(raw: Any, info: dict[str, Any]) -> None:
     """Note, for a new connection, the state every borrower must find it in."""
-    info[AUTOCOMMIT] = raw.get_autocommit()
+    initial = info[AUTOCOMMIT] = raw.get_autocommit()
+    notes = info.get(NOTES)
+    if notes is not None:
+        notes.clean_status = _CLEAN[initial]
 
 
-def is_clean(raw: Any, info: dict[str, Any], notes: SessionNotes) -> bool:
+def is_clean(raw: Any, notes: SessionNotes) -> bool:
     """The common give-back, in one test: nothing seen that changed the session, and the
     status flags say no transaction, no unread result and the autocommit mode the
     connection was created in. ``reset_for_next_borrower``'s steps conclude the same,
@@ -139,7 +142,7 @@ def is_clean(raw: Any, info: dict[str, Any], notes: SessionNotes) -> bool:
     ):
         return False
     status = read_status()
-    return status is not None and status & _CLEAN_MASK == _CLEAN[info.get(AUTOCOMMIT)]
+    return status is not None and status & _CLEAN_MASK == notes.clean_status
 
 
 def reset_for_next_borrower(
@@ -157,7 +160,7 @@ def reset_for_next_borrower(
     """
     notes: SessionNotes = info[NOTES]
     read_status = notes.read_status
-    if has_news is None and mode != SESSION and is_clean(raw, info, notes):
+    if has_news is None and mode != SESSION and is_clean(raw, notes):
         return
     code = notes.failed_with or (notes.error_code() if raw.open else 0)
     notes.failed_with = 0

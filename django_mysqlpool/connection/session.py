@@ -26,7 +26,7 @@ class SessionNotes:
     __slots__ = (
         "setup", "changed", "in_doubt", "failed_with", "read_status", "tracked", "handle",
         "can_reset", "error_code", "cursor_class", "session_class", "django_setup",
-        "charset", "unusable", "stale",
+        "charset", "unusable", "stale", "clean_status",
     )  # fmt: skip
 
     def __init__(
@@ -77,6 +77,9 @@ class SessionNotes:
         self.unusable = ""
         if isinstance(cursor_class, type) and not is_unbuffered(cursor_class):
             self.session_class = session_cursor_class(cursor_class)
+        #: The status flags of the session clean (``reset.is_clean``): no transaction, no
+        #: unread result, autocommit as created; -1, never matched, until it is known.
+        self.clean_status = -1
         #: What the session's handles and cursors note once their borrow has ended
         #: (``handle._cut_off``): the same cursor class, and notes nobody reads.
         self.stale: SessionNotes = (

@@ -51,13 +51,24 @@ def install(database: ModuleType) -> None:
         Django's and the driver's frames. The ``except`` costs a borrow nothing until it
         runs (a decorator's wrapper would cost a call each time).
         """
-        caller = wrapper = given = None
+        caller = wrapper = given = frame = None
         try:
             if not fork.not_forked[0]:
                 fork.check_pid()
             # The Django wrapper connecting, if one is: only its settings tell our ENGINE
-            # from Django's own (the wrapper class is the same for both).
-            wrapper = _connecting_wrapper(sys._getframe(1))
+            # from Django's own (the wrapper class is the same for both). Its
+            # ``get_new_connection`` frame is the caller's or an outer one: the whole stack
+            # is searched, not a fixed window, as tracing and profiling tools wrap
+            # ``connect`` (and ``get_new_connection``) in frames of their own. Inline: a
+            # direct call walks every frame of its stack, on every borrow.
+            frame = sys._getframe(1)
+            while frame is not None:
+                if frame.f_code.co_name == "get_new_connection":
+                    wrapper = _wrapper_in(frame)
+                    if wrapper is not None:
+                        break
+                frame = frame.f_back
+            frame = None
             if wrapper is not None and not args:
                 caller = wrapper.settings_dict
                 # The pool this wrapper borrowed from last, if nothing that chooses the
@@ -110,7 +121,8 @@ def install(database: ModuleType) -> None:
                 pool_settings.misplaced_arguments(kwargs) if isinstance(error, TypeError) else {}
             )
             alias = getattr(wrapper, "alias", None)
-            args, kwargs, caller, wrapper, given = (), {}, None, None, None  # test_debug_page
+            # No kwargs (the password) left in this frame for the debug page (test_debug_page).
+            args, kwargs, caller, wrapper, given, frame = (), {}, None, None, None, None
             if misplaced:
                 raise ImproperlyConfigured(
                     pool_settings.misplaced_message(alias, misplaced)
@@ -228,20 +240,11 @@ def is_installed_on(connect: Callable[..., Any]) -> bool:
     return hasattr(connect, _MARKER)
 
 
-def _connecting_wrapper(frame: Any) -> Any:
-    """The Django wrapper whose ``get_new_connection`` frame is ``frame`` or an outer one
-    (the caller's frame is the one place that knows which wrapper is connecting).
-
-    The whole stack is searched, not a fixed window: tracing and profiling tools wrap
-    ``connect`` (and ``get_new_connection``) in frames of their own, as many as they like.
-    """
-    while frame is not None:
-        if frame.f_code.co_name == "get_new_connection":
-            wrapper = frame.f_locals.get("self")
-            if isinstance(getattr(wrapper, "settings_dict", None), dict):
-                return wrapper
-        frame = frame.f_back
-    return None
+def _wrapper_in(frame: Any) -> Any:
+    """The Django wrapper whose ``get_new_connection`` frame ``frame`` is, or None (the
+    caller's frame is the one place that knows which wrapper is connecting)."""
+    wrapper = frame.f_locals.get("self")
+    return wrapper if isinstance(getattr(wrapper, "settings_dict", None), dict) else None
 
 
 def is_pooled_engine(engine: Any) -> bool:

@@ -40,7 +40,10 @@ class GivingBack(Holdings):
         try:
             if self.orphans:
                 self._adopt_orphans()
-            in_hand[me], handle._record = self.holders.pop(id(handle._lease))[0], None
+            # The record to this hand, and the handle's lease gone with its hold (dropping
+            # the handle later hands nothing over): one line, so one move (holdings.py).
+            lease = handle._lease
+            in_hand[me], handle._record, handle._lease = self.holders.pop(id(lease))[0], None, None
             record = in_hand[me]
             held_since = self._held_since(record) if observers.listeners else None
             # The common give-back, without ``_return``'s layers: a quick borrow that left
@@ -55,7 +58,7 @@ class GivingBack(Holdings):
                 and probe is not None
                 and now - info[LENT_AT] < _SLOW_BORROW
                 and not probe.moved()
-                and reset.is_clean(raw, info, info[reset.NOTES])
+                and reset.is_clean(raw, info[reset.NOTES])
                 and not self.retired
             ):
                 info[IDLE_SINCE] = now  # for max_idle and pre_ping_after
@@ -140,15 +143,16 @@ class GivingBack(Holdings):
             self.hosts.connection_lost(raw, str(error))
 
     def _adopt_orphans(self) -> None:
-        """Give back the records of handles the garbage collector dropped."""
+        """Give back the records of handles the garbage collector dropped (``orphans``
+        holds their leases' weak references)."""
         me = threading.get_ident()
         while self.orphans:
             try:
-                lease = self.orphans.popleft()
+                dropped = self.orphans.popleft()
             except IndexError:
                 return  # another thread took the last one
             try:
-                self.in_hand[me] = self.holders.pop(id(lease))[0]  # claimed: ours now
+                self.in_hand[me] = self.holders.pop(id(dropped))[0]  # claimed: ours now
             except KeyError:
                 continue  # a waiting borrower adopted it already (``_adopt_unheld``)
             self._return(me)  # the caller settles what an interruption leaves in hand

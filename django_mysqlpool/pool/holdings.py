@@ -9,10 +9,12 @@ Two rules keep a slot from ever being lost or lent twice:
   (KeyboardInterrupt, a gevent timeout) can land only before or after it. A record an
   interrupted call left in ``in_hand`` is discarded by the thread's next borrow or
   give-back (its state is unknown): ``_settle_leftovers``.
-* **A finalizer only hands over.** A handle dropped without ``close()`` appends its record
-  to ``orphans`` (no lock, no I/O: the garbage collector may run it in the middle of any
-  code, ours included); the next borrow, give-back or waiting borrower resets and returns it.
-  Should the finalizer itself be interrupted, ``holders`` (each lent record with a weak
+* **A finalizer only hands over.** A handle dropped without ``close()`` hands its lease
+  to ``orphans``: the callback of the lease's weak reference to the handle is the deque's
+  own ``append`` (no Python frame, no lock, no I/O: the garbage collector may run it in
+  the middle of any code, ours included); the next borrow, give-back or waiting borrower
+  resets and returns it. A handle given back drops that weak reference first, so its end
+  runs nothing. Should the hand-over fail, ``holders`` (each lent record with a weak
   reference to its handle) still shows a record whose handle is gone: a borrower waiting
   for a connection adopts it.
 
@@ -83,7 +85,8 @@ WAIT_SLICE = 0.05
 _SLOW_BORROW = 0.5
 
 
-#: A lent record, a weak reference to the handle that holds it, and one to the
+#: A lent record, a weak reference to the handle that holds it (the handle's ``_lease``,
+#: which hands itself to ``orphans`` when the handle is dropped), and one to the
 #: borrowing thread's mark (``thread_end.py``), dead once that thread has ended.
 Lease = tuple[Any, "weakref.ref[PooledConnection]", "weakref.ref[Any]"]
 
@@ -125,7 +128,7 @@ class Holdings:
     #: The ``timeout`` setting: how long a borrow may take, waiting and connecting.
     timeout: float = DEFAULTS["timeout"]
     #: Every lease (a lent record and a weak reference to the handle that holds it), by
-    #: the lease's id: a record is lent many times, a lease once.
+    #: the id of that weak reference: a record is lent many times, a lease once.
     holders: dict[int, Lease] = field(default_factory=dict)
     #: The pool when it is the default ``ElasticPool`` (slots and idle connections ours),
     #: None for a SQLAlchemy class a user chose (``QueuePool``, ``NullPool``...).
@@ -149,8 +152,11 @@ class Holdings:
     handle_class: type[PooledConnection] = PooledConnection
     quick_borrow: bool = field(init=False, default=False)
     quick_give_back: bool = field(init=False, default=False)
+    #: The callback of a lease's weak reference to its handle: ``orphans.append``.
+    hand_over: Callable[[Any], None] = field(init=False, default=None)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
+        self.hand_over = self.orphans.append
         config = self.config
         self.quick_borrow = not config.pre_ping and not config.leak_timeout
         self.quick_give_back = config.reset != reset.SESSION and not config.leak_timeout

@@ -28,7 +28,7 @@ from ..connection import liveness
 from ..connection.handle import PooledConnection
 from . import leaks, messages, observers
 from .bag import Waiter
-from .counters import BORROWED_AT, REFUSED, WAITED
+from .counters import REFUSED, WAITED
 from .errors import PoolError, PoolTimeout
 from .giving_back import GivingBack
 from .holdings import (
@@ -76,16 +76,13 @@ class Lending(GivingBack):
                 self.gate.borrow_started[me] = started  # all the checks, a connect or a
                 raw = self._live_connection(record)  # replacement
             info[LENT_AT] = started
-            row = self.counters.rows.get(me)
-            if row is None:  # this thread's first count
-                row = self.counters.row()
-            row[BORROWED_AT] += 1
+            next(self.counters.borrows)
             if waited or not self.quick_borrow:  # rare: a queued borrow, leak watching
                 self._note_lent(record, waited)
             handle = self.handle_class(info, raw, self)
-            lease = (record, ref(handle), thread_mark())
-            self.holders[id(lease)] = lease
-            handle._lease, handle._record = lease, in_hand.pop(me)  # the handle's now
+            dropped = ref(handle, self.hand_over)  # to ``orphans`` if the handle is dropped
+            self.holders[id(dropped)] = (record, dropped, thread_mark())
+            handle._lease, handle._record = dropped, in_hand.pop(me)  # the handle's now
         except BaseException as error:
             self._settle_leftovers(me, error)
             messages.raise_translated(self, error)
