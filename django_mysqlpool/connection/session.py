@@ -106,7 +106,7 @@ class SessionCursorMixin:
     _mysqlpool_used = False
 
     def _to_driver(self, notes: SessionNotes, call: Any, *args: Any) -> Any:
-        """Run a driver call; remember a fatal error for the give-back.
+        """Run a driver call; note for the give-back what a failure may have left.
 
         The error code of the connection does not survive until then: closing the cursor
         (``next_result()``) clears it, and a lost connection would go back to the pool.
@@ -117,25 +117,6 @@ class SessionCursorMixin:
         except BaseException as error:
             _note_failure(notes, error)
             raise
-
-    def _run(self, notes: SessionNotes, call: Any, query: Any, args: Any, may_change: bool) -> Any:
-        """Run a statement and note what it did to the session; one frame (``_to_driver``
-        inlined): it runs for every query of every request."""
-        if may_change:
-            notes.changed = True  # before the call: an interrupted call may still have run
-        self._mysqlpool_used = True
-        try:
-            result = call(query, args)
-        except BaseException as error:  # a zero-cost try: the except runs only on failure
-            _note_failure(notes, error)
-            raise
-        read_status = notes.read_status
-        if notes.tracked and not notes.changed and read_status is not None:
-            status = read_status()
-            # None: this reply's flags are unknown (PyMySQL after rows): the text decides.
-            if status is not None and status & SERVER_SESSION_STATE_CHANGED:
-                notes.changed = True
-        return result
 
     def execute(self, query: Any, args: Any = None) -> Any:
         handle = self.connection
@@ -150,7 +131,8 @@ class SessionCursorMixin:
             statement = classify(query)
         if statement.setup is not None and args is None:
             return self._setup(notes, statement.setup, query)
-        # ``_run``'s steps, inline: a call less on every statement of every request.
+        # ``_to_driver`` and ``_note_reply`` inline: two calls less on every statement of
+        # every request.
         if statement.may_change:
             notes.changed = True  # before the call: an interrupted call may still have run
         self._mysqlpool_used = True
@@ -161,7 +143,7 @@ class SessionCursorMixin:
             raise
         read_status = notes.read_status
         if notes.tracked and not notes.changed and read_status is not None:
-            status = read_status()
+            status = read_status()  # None after rows with PyMySQL: the text decided
             if status is not None and status & SERVER_SESSION_STATE_CHANGED:
                 notes.changed = True
         return result
@@ -172,7 +154,8 @@ class SessionCursorMixin:
         if not setup.items() <= notes.django_setup:
             # Django's statement with another value (SET SQL_AUTO_IS_NULL = 1, another
             # isolation level): the borrower's own change, undone at the give-back.
-            return self._run(notes, super().execute, query, None, True)  # type: ignore[misc]
+            notes.changed = True  # before the call: an interrupted call may still have run
+            return self._to_driver(notes, super().execute, query)  # type: ignore[misc]
         known = notes.setup
         if setup.items() <= known.items():
             # The session already has exactly this: nothing to send. What was "executed"
@@ -188,8 +171,12 @@ class SessionCursorMixin:
         handle = self.connection
         if handle is None:
             return super().executemany(query, args)  # type: ignore[misc]
-        may_change = classify(query).may_change
-        return self._run(handle._notes, super().executemany, query, args, may_change)  # type: ignore[misc]
+        notes = handle._notes
+        if classify(query).may_change:
+            notes.changed = True  # before the call: an interrupted call may still have run
+        result = self._to_driver(notes, super().executemany, query, args)  # type: ignore[misc]
+        _note_reply(notes)
+        return result
 
     def callproc(self, procname: Any, args: Any = ()) -> Any:
         handle = self.connection
@@ -214,6 +201,16 @@ class SessionCursorMixin:
             # Nothing was sent, so nothing is left to read: skip the driver's drain, a C
             # call that releases the GIL (the skipped setup's cursor is closed every borrow).
             self.connection = None
+
+
+def _note_reply(notes: SessionNotes) -> None:
+    """Note a session change the server flagged in the reply just read (session tracking)."""
+    read_status = notes.read_status
+    if notes.tracked and not notes.changed and read_status is not None:
+        # None: this reply's flags are unknown (PyMySQL after rows): the text decides.
+        status = read_status()
+        if status is not None and status & SERVER_SESSION_STATE_CHANGED:
+            notes.changed = True
 
 
 def _note_failure(notes: SessionNotes, error: BaseException) -> None:
