@@ -80,6 +80,17 @@ def test_an_alias_on_djangos_own_backend_in_the_same_process_is_not_pooled(make_
     assert len(django_mysqlpool.pool_stats()) == 1
 
 
+@pytest.mark.parametrize("engine", ["django.db.backends.mysql", None])
+def test_every_django_mysql_wrapper_passes_the_argument_that_tells_it_from_a_direct_call(
+    make_wrapper, engine
+):
+    """A connect without ``conv`` may take a direct call's route without looking for a
+    connecting wrapper (``patch._DJANGO_PASSES``): Django's MySQL wrappers, ours and its
+    own, must keep passing it, whichever Django version runs."""
+    wrapper = make_wrapper(engine=engine, pool=None) if engine else make_wrapper()
+    assert patch._DJANGO_PASSES in wrapper.get_connection_params()
+
+
 def test_a_library_calling_mysqldb_connect_directly_gets_a_plain_connection(observer):
     from tests.support.observer import server_params
 

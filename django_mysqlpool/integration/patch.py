@@ -51,24 +51,26 @@ def install(database: ModuleType) -> None:
         Django's and the driver's frames. The ``except`` costs a borrow nothing until it
         runs (a decorator's wrapper would cost a call each time).
         """
-        caller = wrapper = given = frame = None
+        caller = wrapper = given = None
         try:
             if not fork.not_forked[0]:
                 fork.check_pid()
+            route = _direct_route
+            if (
+                _DJANGO_PASSES not in kwargs  # no Django wrapper's: they all pass ``conv``
+                and route is not None
+                and route.kwargs == kwargs
+                and not args
+                and not route.registered.retired
+                and route.generation == fork.generation
+            ):
+                # A direct call (``MySQLdb.connect(pool=...)`` from code that is not a
+                # Django wrapper connecting) equal to the last one that borrowed (``pool=``
+                # compared by value): its pool, without a walk up the caller's stack.
+                return route.registered.borrow()
             # The Django wrapper connecting, if one is: only its settings tell our ENGINE
-            # from Django's own (the wrapper class is the same for both). Its
-            # ``get_new_connection`` frame is the caller's or an outer one: the whole stack
-            # is searched, not a fixed window, as tracing and profiling tools wrap
-            # ``connect`` (and ``get_new_connection``) in frames of their own. Inline: a
-            # direct call walks every frame of its stack, on every borrow.
-            frame = sys._getframe(1)
-            while frame is not None:
-                if frame.f_code.co_name == "get_new_connection":
-                    wrapper = _wrapper_in(frame)
-                    if wrapper is not None:
-                        break
-                frame = frame.f_back
-            frame = None
+            # from Django's own (the wrapper class is the same for both).
+            wrapper = _connecting_wrapper(sys._getframe(1))
             if wrapper is not None and not args:
                 caller = wrapper.settings_dict
                 # The pool this wrapper borrowed from last, if nothing that chooses the
@@ -86,17 +88,7 @@ def install(database: ModuleType) -> None:
                     return route.registered.borrow()
                 given = dict(kwargs)
             elif wrapper is None and not args:
-                # A direct call (no Django wrapper connecting): the pool the last one
-                # borrowed from, if it passed equal kwargs (``pool=`` compared by value).
-                route = _direct_route
-                if (
-                    route is not None
-                    and route.kwargs == kwargs
-                    and not route.registered.retired
-                    and route.generation == fork.generation
-                ):
-                    return route.registered.borrow()
-                given = _kept_by_value(kwargs)
+                given = _kept_by_value(kwargs)  # the direct call's ``Route``, made below
             pool_option = kwargs.pop(targets.POOL_OPTION, None)
             if pool_option is None:
                 pool_option = caller is not None and is_pooled_engine(caller.get("ENGINE"))
@@ -121,8 +113,7 @@ def install(database: ModuleType) -> None:
                 pool_settings.misplaced_arguments(kwargs) if isinstance(error, TypeError) else {}
             )
             alias = getattr(wrapper, "alias", None)
-            # No kwargs (the password) left in this frame for the debug page (test_debug_page).
-            args, kwargs, caller, wrapper, given, frame = (), {}, None, None, None, None
+            args, kwargs, caller, wrapper, given = (), {}, None, None, None  # test_debug_page
             if misplaced:
                 raise ImproperlyConfigured(
                     pool_settings.misplaced_message(alias, misplaced)
@@ -138,6 +129,10 @@ def install(database: ModuleType) -> None:
         database.Connect = installed  # type: ignore[attr-defined]
 
 
+#: The connect argument every Django MySQL wrapper passes (its converters, in
+#: ``DatabaseWrapper.get_connection_params``): a call without it may take the direct
+#: call's route (``tests/test_patch.py`` checks each Django version still passes it).
+_DJANGO_PASSES = "conv"
 #: Where a Django wrapper keeps its ``Route`` (in its ``__dict__``: its class is Django's).
 _ROUTE = "_mysqlpool_route"
 #: The ``Route`` of the last direct call that borrowed (``MySQLdb.connect(pool=...)`` from
@@ -240,11 +235,20 @@ def is_installed_on(connect: Callable[..., Any]) -> bool:
     return hasattr(connect, _MARKER)
 
 
-def _wrapper_in(frame: Any) -> Any:
-    """The Django wrapper whose ``get_new_connection`` frame ``frame`` is, or None (the
-    caller's frame is the one place that knows which wrapper is connecting)."""
-    wrapper = frame.f_locals.get("self")
-    return wrapper if isinstance(getattr(wrapper, "settings_dict", None), dict) else None
+def _connecting_wrapper(frame: Any) -> Any:
+    """The Django wrapper whose ``get_new_connection`` frame is ``frame`` or an outer one
+    (the caller's frame is the one place that knows which wrapper is connecting).
+
+    The whole stack is searched, not a fixed window: tracing and profiling tools wrap
+    ``connect`` (and ``get_new_connection``) in frames of their own, as many as they like.
+    """
+    while frame is not None:
+        if frame.f_code.co_name == "get_new_connection":
+            wrapper = frame.f_locals.get("self")
+            if isinstance(getattr(wrapper, "settings_dict", None), dict):
+                return wrapper
+        frame = frame.f_back
+    return None
 
 
 def is_pooled_engine(engine: Any) -> bool:
