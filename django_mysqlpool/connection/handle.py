@@ -180,22 +180,27 @@ class PooledConnection:
     def close(self) -> None:
         if self._record is None:
             raise driver.closed_twice_error(self._lender.database)
-        # ``_cut_off``, its call saved when no cursor to detach was handed out (Django's
-        # reach the server through this handle: cut off with it).
+        # ``_cut_off``'s steps, its call saved: this runs on every request, and Django's
+        # cursors reach the server through this handle, cut off with it.
         self._raw = self._lender.closed_connection
         self._notes = self._notes.stale
         if self._cursors is not None:
-            self._cut_off()
+            self._detach_cursors()
         self._lender.give_back(self)
 
     def _cut_off(self) -> None:
         """The handle and its cursors stop reaching the server connection, and what they
         note stops reaching the session's notes (the next borrower's by then)."""
-        closed = self._raw = self._lender.closed_connection
+        self._raw = self._lender.closed_connection
         self._notes = self._notes.stale
+        if self._cursors is not None:
+            self._detach_cursors()
+
+    def _detach_cursors(self) -> None:
+        """The cursors ``_hand_out`` kept stop reaching the server connection."""
         cursors, self._cursors = self._cursors, None
         for cursor in cursors or ():
-            detach(cursor, closed)
+            detach(cursor, self._lender.closed_connection)
 
     def __enter__(self) -> PooledConnection:
         return self
