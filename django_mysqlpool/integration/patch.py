@@ -87,8 +87,10 @@ def install(database: ModuleType) -> None:
                 ):
                     return route.registered.borrow()
                 given = dict(kwargs)
-            elif wrapper is None and not args:
-                given = _kept_by_value(kwargs)  # the direct call's ``Route``, made below
+            elif wrapper is None and not args and _DJANGO_PASSES not in kwargs:
+                # The direct call's ``Route``, made below: only for a call that can take it
+                # (one passing ``conv`` looks for a wrapper first, and is looked up anew).
+                given = _kept_by_value(kwargs)
             pool_option = kwargs.pop(targets.POOL_OPTION, None)
             if pool_option is None:
                 pool_option = caller is not None and is_pooled_engine(caller.get("ENGINE"))
