@@ -321,7 +321,5 @@ def test_no_try_statement_sits_inside_a_settling_handlers_try():
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if _settling(node):
                 assert isinstance(node, ast.Try)
-                nested += [
-                    f"{path.name}:{inner.lineno}" for inner in _tries_within(node.body)
-                ]
+                nested += [f"{path.name}:{inner.lineno}" for inner in _tries_within(node.body)]
     assert nested == []

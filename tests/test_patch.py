@@ -91,6 +91,28 @@ def test_every_django_mysql_wrapper_passes_the_argument_that_tells_it_from_a_dir
     assert patch._DJANGO_PASSES in wrapper.get_connection_params()
 
 
+def test_djangos_own_connect_is_recognised_without_walking_the_stack(
+    make_wrapper, observer, monkeypatch
+):
+    """Django's ``get_new_connection`` calling ``connect`` itself is known by its code
+    (``patch._DJANGO_CONNECTS``), whichever Django version runs: the stack walk is for
+    frames between (tracing tools) and subclasses only. Both of Django's ENGINEs still
+    get what their ENGINE says."""
+
+    def walk(frame):
+        raise AssertionError(f"walked the stack from {frame.f_code.co_name}")
+
+    monkeypatch.setattr(patch, "_connecting_wrapper", walk)
+    plain = make_wrapper(engine="django.db.backends.mysql", pool=None)
+    pooled = make_wrapper(pool=None)
+    first_plain, first_pooled = connection_id(plain), connection_id(pooled)
+    plain.close()
+    pooled.close()
+
+    assert connection_id(pooled) == first_pooled  # pooled
+    assert observer.is_gone(first_plain)  # plain
+
+
 def test_a_library_calling_mysqldb_connect_directly_gets_a_plain_connection(observer):
     from tests.support.observer import server_params
 

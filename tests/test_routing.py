@@ -112,9 +112,7 @@ def test_a_direct_call_whose_pool_option_changed_in_place_borrows_from_the_pool_
     assert sizes == [1, 2]
 
 
-def test_a_direct_call_to_another_database_borrows_a_connection_to_it(
-    direct_params, own_database
-):
+def test_a_direct_call_to_another_database_borrows_a_connection_to_it(direct_params, own_database):
     _, first = direct_borrow(**direct_params)
     _, other = direct_borrow(**{**direct_params, "database": own_database})
     assert other == own_database != first

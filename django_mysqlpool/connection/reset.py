@@ -110,7 +110,7 @@ class SessionRecipe:
         if notes.tracked:
             again.append(driver.TRACK_SESSION_STATE)
         setup = dict(notes.setup)
-        notes.setup.clear()  # unknown until the server has answered
+        notes.forget_setup()  # unknown until the server has answered
         again.extend(SETUP_STATEMENTS[name].format(value) for name, value in setup.items())
         if again:
             driver.run_statements(raw, again, self.multi_statements)
@@ -184,7 +184,7 @@ def reset_for_next_borrower(
         status = None  # replies came since
     else:
         if changed:
-            notes.setup.clear()  # the borrower may have changed what Django's setup set
+            notes.forget_setup()  # the borrower may have changed what Django's setup set
         if status is None:  # no status flags: trust autocommit, and the texts for the rest
             open_transaction = in_doubt or changed or not raw.get_autocommit()
         else:

@@ -26,7 +26,7 @@ class SessionNotes:
     __slots__ = (
         "setup", "changed", "in_doubt", "failed_with", "read_status", "tracked", "handle",
         "can_reset", "error_code", "cursor_class", "session_class", "django_setup",
-        "charset", "unusable", "stale", "clean_status",
+        "charset", "unusable", "stale", "clean_status", "setup_matched",
     )  # fmt: skip
 
     def __init__(
@@ -42,7 +42,12 @@ class SessionNotes:
         twin: bool = False,
     ) -> None:
         #: Django's setup values the session has (``statements.SETUP_STATEMENTS`` names).
+        #: Emptied through ``forget_setup`` only.
         self.setup: dict[str, str] = {}
+        #: The last setup statement's values (``Statement.setup``, one object per text)
+        #: found to be Django's and all in ``setup``: the same statement again is skipped
+        #: on one identity test. None whenever ``setup`` is emptied.
+        self.setup_matched: dict[str, str] | None = None
         #: The current borrower may have changed session state (variables, locks, ...).
         self.changed = False
         #: The borrower did something whose effect nobody can see (a raw protocol call, a
@@ -86,6 +91,11 @@ class SessionNotes:
             self if twin else SessionNotes(cursor_class=cursor_class, twin=True)
         )
 
+    def forget_setup(self) -> None:
+        """The session's setup values are unknown (until the server has answered)."""
+        self.setup_matched = None
+        self.setup.clear()
+
 
 class SessionCursorMixin:
     """Put before a driver's cursor class: notes what each statement does to the session.
@@ -104,6 +114,9 @@ class SessionCursorMixin:
     connection: Any
     #: Whether this cursor reached the driver (an execute that was not skipped, or more).
     _mysqlpool_used = False
+    #: The driver's cursor class this one puts itself before (``session_cursor_class``):
+    #: its ``execute``, looked up on each call, is what ``super().execute`` finds.
+    _driver_class: type
 
     def _to_driver(self, notes: SessionNotes, call: Any, *args: Any) -> Any:
         """Run a driver call; note for the give-back what a failure may have left.
@@ -129,15 +142,20 @@ class SessionCursorMixin:
             statement = None
         if statement is None:
             statement = classify(query)
-        if statement.setup is not None and args is None:
-            return self._setup(notes, statement.setup, query)
+        setup = statement.setup
+        if setup is not None and args is None:
+            if setup is notes.setup_matched:  # the session has exactly this: skip it
+                self._executed = query  # what "ran", for Django's debug cursor
+                return 0
+            return self._setup(notes, setup, query)
         # ``_to_driver`` and ``_note_reply`` inline: two calls less on every statement of
         # every request.
         if statement.may_change:
             notes.changed = True  # before the call: an interrupted call may still have run
         self._mysqlpool_used = True
         try:
-            result = super().execute(query, args)  # type: ignore[misc]
+            # super().execute(), without making a ``super`` object on every statement
+            result = self._driver_class.execute(self, query, args)
         except BaseException as error:  # a zero-cost try: the except runs only on failure
             _note_failure(notes, error)
             raise
@@ -161,10 +179,12 @@ class SessionCursorMixin:
             # The session already has exactly this: nothing to send. What was "executed"
             # is still this text, for Django's debug cursor (the toolbar's SQL panel).
             self._executed = query
+            notes.setup_matched = setup
             return 0
-        known.clear()  # unknown until the server has answered
+        notes.forget_setup()  # unknown until the server has answered
         result = self._to_driver(notes, super().execute, query)  # type: ignore[misc]
         known.update(setup)
+        notes.setup_matched = setup
         return result
 
     def executemany(self, query: Any, args: Any) -> Any:
@@ -247,9 +267,8 @@ def session_cursor_class(cursor_class: type) -> type:
     session_class = _session_classes.get(cursor_class)
     if session_class is None:
         # Same name, our module: tracebacks show both the driver's class and who wraps it.
-        session_class = type(
-            cursor_class.__name__, (SessionCursorMixin, cursor_class), {"__module__": __name__}
-        )
+        namespace = {"__module__": __name__, "_driver_class": cursor_class}
+        session_class = type(cursor_class.__name__, (SessionCursorMixin, cursor_class), namespace)
         _session_classes[cursor_class] = session_class
     return session_class
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import inspect
 import sys
 from collections.abc import Callable
 from types import ModuleType
@@ -31,6 +32,8 @@ def install(database: ModuleType) -> None:
     if is_installed(database):
         return
     check_sqlalchemy()
+    global _DJANGO_CONNECTS
+    _DJANGO_CONNECTS = _django_connect_code()
     from ..connection import driver
 
     original = driver.original_connect(database)
@@ -51,7 +54,7 @@ def install(database: ModuleType) -> None:
         Django's and the driver's frames. The ``except`` costs a borrow nothing until it
         runs (a decorator's wrapper would cost a call each time).
         """
-        caller = wrapper = given = None
+        caller = wrapper = given = caller_frame = None
         try:
             if not fork.not_forked[0]:
                 fork.check_pid()
@@ -69,8 +72,14 @@ def install(database: ModuleType) -> None:
                 # compared by value): its pool, without a walk up the caller's stack.
                 return route.registered.borrow()
             # The Django wrapper connecting, if one is: only its settings tell our ENGINE
-            # from Django's own (the wrapper class is the same for both).
-            wrapper = _connecting_wrapper(sys._getframe(1))
+            # from Django's own (the wrapper class is the same for both). Django's own
+            # ``get_new_connection`` calling: its ``self``, without the walk's call.
+            caller_frame = sys._getframe(1)
+            if caller_frame.f_code is _DJANGO_CONNECTS:
+                wrapper = caller_frame.f_locals["self"]
+            else:  # a subclass's, or tracing tools' frames between (or no wrapper)
+                wrapper = _connecting_wrapper(caller_frame)
+            caller_frame = None
             if wrapper is not None and not args:
                 caller = wrapper.settings_dict
                 # The pool this wrapper borrowed from last, if nothing that chooses the
@@ -116,6 +125,7 @@ def install(database: ModuleType) -> None:
             )
             alias = getattr(wrapper, "alias", None)
             args, kwargs, caller, wrapper, given = (), {}, None, None, None  # test_debug_page
+            caller_frame = None
             if misplaced:
                 raise ImproperlyConfigured(
                     pool_settings.misplaced_message(alias, misplaced)
@@ -135,11 +145,21 @@ def install(database: ModuleType) -> None:
 #: ``DatabaseWrapper.get_connection_params``): a call without it may take the direct
 #: call's route (``tests/test_patch.py`` checks each Django version still passes it).
 _DJANGO_PASSES = "conv"
+#: The code of Django's own ``DatabaseWrapper.get_new_connection`` (``install`` reads it):
+#: a caller frame running it is a Django wrapper connecting, and its ``self`` the wrapper.
+_DJANGO_CONNECTS: Any = None
 #: Where a Django wrapper keeps its ``Route`` (in its ``__dict__``: its class is Django's).
 _ROUTE = "_mysqlpool_route"
 #: The ``Route`` of the last direct call that borrowed (``MySQLdb.connect(pool=...)`` from
 #: code that is not a Django wrapper connecting): one per process, replaced on a miss.
 _direct_route: Route | None = None
+
+
+def _django_connect_code() -> Any:
+    """The code Django's own MySQL ``get_new_connection`` runs (inside ``@async_unsafe``)."""
+    from django.db.backends.mysql.base import DatabaseWrapper
+
+    return inspect.unwrap(DatabaseWrapper.get_new_connection).__code__
 
 
 def _remember_route(wrapper: Any, route: Route) -> None:
