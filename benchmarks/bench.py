@@ -290,6 +290,8 @@ BREAKDOWN_LINES = [
     ("django_connect_close", "Django's connect() + close(), do-nothing driver/pool"),
     ("borrow_give_back", "the pool's borrow + give-back, no query"),
     ("minimal_borrow_give_back", "  the same, minimal pool (no checks: the floor)"),
+    ("pooled_connect_close", "Django's connect() + close() through the pool, no query"),
+    ("minimal_connect_close", "  the same, minimal pool"),
     ("rest", "the rest (pooled − all of the above)"),
     ("pooled", "one pooled request"),
 ]

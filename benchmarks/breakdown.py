@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from workload import MARIADB, PLAIN, POSTGRESQL, Config, wrapper_for  # first: sets Django up
+from workload import MARIADB, PLAIN, POOLED, POSTGRESQL, Config, wrapper_for  # first: sets Django up
 
 # isort: split
 from django.db.backends.mysql import base as mysql_base
@@ -30,7 +30,7 @@ WARM_UP = 20
 @dataclass
 class Part:
     server: str
-    #: round_trip, django_connect_close or borrow_give_back (the breakdown's rows).
+    #: round_trip, django_connect_close, borrow_give_back... (the breakdown's rows).
     key: str
     session: Callable[[], AbstractContextManager[Action]]
     samples: list[float] = field(default_factory=list)
@@ -51,6 +51,8 @@ def parts(postgresql_conninfo: str | None, postgresql: dict[str, Any] | None) ->
         Part(MARIADB, "django_connect_close", django_connect_floor),
         Part(MARIADB, "borrow_give_back", borrow_and_return),
         Part(MARIADB, "minimal_borrow_give_back", minimal_borrow_and_return),
+        Part(MARIADB, "pooled_connect_close", pooled_connect_and_close),
+        Part(MARIADB, "minimal_connect_close", minimal_connect_and_close),
     ]
     if postgresql_conninfo is not None and postgresql is not None:
         found += [
@@ -146,6 +148,31 @@ def django_connect_floor() -> Iterator[Action]:
         yield lambda: connect_and_close(wrapper)
     finally:
         driver.connect = real_connect
+
+
+@contextmanager
+def pooled_connect_and_close() -> Iterator[Action]:
+    """Django's ``connect()`` + ``close()`` through django-mysqlpool, no query: the borrow
+    and give-back as a request makes them (Django's setup, its cursor and autocommit
+    calls included), where the parts above time each alone."""
+    wrapper = wrapper_for(Config("ours, no query", POOLED))
+    try:
+        yield lambda: connect_and_close(wrapper)
+    finally:
+        wrapper.close()
+
+
+@contextmanager
+def minimal_connect_and_close() -> Iterator[Action]:
+    """The same through the minimal pool (``minimal_pool.py``)."""
+    import minimal_pool
+
+    wrapper = wrapper_for(Config("minimal pool, no query", PLAIN))
+    with minimal_pool.installed(1):
+        try:
+            yield lambda: connect_and_close(wrapper)
+        finally:
+            wrapper.close()
 
 
 @contextmanager

@@ -54,6 +54,9 @@ NOT_BENCH_FIGURES = {
         "off: a separate measurement for 1.1, which make bench does not run",
         "0.5 µs on this machine, which callgrind": "the poll's system call "
         "timed apart for 1.2 (ctypes poll() against a Python no-op), not a bench row",
+        "(1,050 before the 1.2 steps": "callgrind's cache model, a cache-wiping loop "
+        "between requests, measured apart for 1.2: not a bench row",
+        "3,850 such misses": "callgrind's cache model, measured apart for 1.2",
         "about 2.7 µs over the minimal": "borrow + give-back timed alone for 1.2 "
         "(ours and the minimal pool alternating, no request rounds between), not this run",
     },
