@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from workload import MARIADB, PLAIN, POOLED, POSTGRESQL, Config, wrapper_for  # first: sets Django up
+# First: importing workload sets Django up.
+from workload import MARIADB, PLAIN, POOLED, POSTGRESQL, Config, wrapper_for
 
 # isort: split
 from django.db.backends.mysql import base as mysql_base

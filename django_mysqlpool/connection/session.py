@@ -116,7 +116,7 @@ class SessionCursorMixin:
     _mysqlpool_used = False
     #: The driver's cursor class this one puts itself before (``session_cursor_class``):
     #: its ``execute``, looked up on each call, is what ``super().execute`` finds.
-    _driver_class: type
+    _driver_class: Any  # a driver cursor class (mysqlclient and PyMySQL ship no stubs)
 
     def _to_driver(self, notes: SessionNotes, call: Any, *args: Any) -> Any:
         """Run a driver call; note for the give-back what a failure may have left.
