@@ -124,8 +124,8 @@ def install(database: ModuleType) -> None:
                 pool_settings.misplaced_arguments(kwargs) if isinstance(error, TypeError) else {}
             )
             alias = getattr(wrapper, "alias", None)
-            args, kwargs, caller, wrapper, given = (), {}, None, None, None  # test_debug_page
-            caller_frame = None
+            # test_debug_page: none of the connect's values stays in this frame's locals
+            args, kwargs, caller, wrapper, given, caller_frame = (), {}, None, None, None, None
             if misplaced:
                 raise ImproperlyConfigured(
                     pool_settings.misplaced_message(alias, misplaced)
