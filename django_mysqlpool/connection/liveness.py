@@ -65,18 +65,20 @@ _probe_for: Callable[[int], Probe] = _gil_holding_poll() or _select_probe_for
 class SocketProbe:
     """A new connection's socket, and checks on it (made once, run per borrow/give-back)."""
 
-    __slots__ = ("fd", "has_news", "_current_fd")
+    __slots__ = ("fd", "has_news", "read_fd")
 
-    def __init__(self, fd: int, current_fd: Callable[[], int | None]) -> None:
+    def __init__(self, fd: int, read_fd: Callable[[], int | None]) -> None:
         self.fd = fd
         self.has_news = _probe_for(fd)
-        self._current_fd = current_fd
+        #: The connection's socket number now (``driver.socket_fd_reader``): mysqlclient's
+        #: raises once the connection is closed, so call it on an open one only.
+        self.read_fd = read_fd
 
     def moved(self) -> bool:
         """The client library closed the socket after an error (the driver may still call
         the connection open): the fd number may already belong to another socket."""
         try:
-            return self._current_fd() != self.fd
+            return self.read_fd() != self.fd
         except Exception:  # mysqlclient's fileno() on a closed connection
             return True
 

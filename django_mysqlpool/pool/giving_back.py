@@ -52,18 +52,26 @@ class GivingBack(Holdings):
             now = monotonic()
             raw = record.dbapi_connection
             probe = info.get(PROBE)
+            # ``read_fd`` is ``probe.moved()``'s test without its call: the session is open
+            # by then (``is_clean``), so reading its socket's number cannot fail.
             if (
                 self.quick_give_back
                 and raw is not None
                 and probe is not None
                 and now - info[LENT_AT] < _SLOW_BORROW
-                and not probe.moved()
                 and reset.is_clean(raw, info[reset.NOTES])
+                and probe.read_fd() == probe.fd
                 and not self.retired
             ):
                 info[IDLE_SINCE] = now  # for max_idle and pre_ping_after
-                if not self.bag.put(in_hand, me):  # beyond what the pool keeps (QueuePool)
-                    self._close_in_hand(me)
+                bag = self.bag
+                if bag.waiters or len(bag.idle) >= bag.keep:
+                    if not bag.put(in_hand, me):  # beyond what the pool keeps (QueuePool)
+                        self._close_in_hand(me)
+                else:  # ``bag.put``'s common case (nobody waits, room), without its call
+                    bag.idle.append(in_hand.pop(me))
+                    if bag.waiters:  # one queued up after our look
+                        bag.serve_from_idle()
                 if self.retired:  # retired meanwhile: close what we put back
                     self.close_idle()
             else:

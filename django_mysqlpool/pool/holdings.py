@@ -154,9 +154,12 @@ class Holdings:
     quick_give_back: bool = field(init=False, default=False)
     #: The callback of a lease's weak reference to its handle: ``orphans.append``.
     hand_over: Callable[[Any], None] = field(init=False, default=None)  # type: ignore[assignment]
+    #: Counts a borrow: ``counters.borrows``' own ``__next__`` (a C call, no frame).
+    count_borrow: Callable[[], int] = field(init=False, default=None)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         self.hand_over = self.orphans.append
+        self.count_borrow = self.counters.borrows.__next__
         config = self.config
         self.quick_borrow = not config.pre_ping and not config.leak_timeout
         self.quick_give_back = config.reset != reset.SESSION and not config.leak_timeout

@@ -30,16 +30,16 @@ class _Mark:
     __slots__ = ("__weakref__",)
 
 
-_threads = threading.local()
+#: Each thread's mark (``mark``) and the weak reference to it (``ref``), once it borrowed:
+#: the borrow reads ``ref`` itself (``getattr(thread_marks, "ref", None)``, no call) and
+#: calls ``thread_mark`` only on a thread's first borrow.
+thread_marks = threading.local()
 
 
 def thread_mark() -> weakref.ref[Any]:
-    """A weak reference to the calling thread's mark (dead once the thread has ended).
-
-    The common call (a thread's second borrow on) is one attribute read.
-    """
+    """A weak reference to the calling thread's mark (dead once the thread has ended)."""
     try:
-        return _threads.ref  # type: ignore[no-any-return]
+        return thread_marks.ref  # type: ignore[no-any-return]
     except AttributeError:
         return _mark_this_thread()
 
@@ -47,7 +47,7 @@ def thread_mark() -> weakref.ref[Any]:
 def _mark_this_thread() -> weakref.ref[Any]:
     mark = _Mark()
     ref = weakref.ref(mark)
-    _threads.mark, _threads.ref = mark, ref
+    thread_marks.mark, thread_marks.ref = mark, ref
     if threading.current_thread() is not threading.main_thread():
         housekeeping.start()  # someone must look after this thread's borrows
     return ref
