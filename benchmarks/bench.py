@@ -1,12 +1,13 @@
 """``make bench``: what one request costs with each way of connecting, side by side.
 
-One process, the configurations alternating round by round so that machine noise hits them
-all alike. A "request" is what Django does for one HTTP request: connect if needed, one
-``SELECT 1``, then ``close()`` (or, for the persistent configuration, keep the connection).
-Django's own PostgreSQL pool, on a throwaway cluster this script starts and stops, runs the
-same loop in the same rounds as a reference: each database's pool is compared with its own
-persistent connection. Server facts come from a separate plain connection (``SHOW GLOBAL
-STATUS``), so other clients of the MariaDB server add noise to the statement counts.
+One process, the configurations alternating round by round (each round starting one
+configuration further on) so that machine noise hits them all alike. A "request" is what
+Django does for one HTTP request: connect if needed, one ``SELECT 1``, then ``close()`` (or,
+for the persistent configuration, keep the connection). Django's own PostgreSQL pool, on a
+throwaway cluster this script starts and stops, runs the same loop in the same rounds as a
+reference: each database's pool is compared with its own persistent connection. Server
+facts come from a separate plain connection (``SHOW GLOBAL STATUS``), so other clients of
+the MariaDB server add noise to the statement counts.
 
 ``--save FILE`` also writes the figures as JSON, which ``benchmarks/chart.py`` draws.
 """
@@ -100,22 +101,35 @@ def run_rounds(
     requests: int,
     observer: Observer,
 ) -> None:
-    """Every configuration and every part of the breakdown once a round, alternating."""
+    """Every configuration and every part of the breakdown once a round, alternating, in
+    an order that turns by one each round."""
     wrappers = {config.name: wrapper_for(config) for config in configs}
     for config in configs:  # warm up: connect, fill pools, run Django's one-time checks
         with config.context():
             for _ in range(20):
                 one_request(wrappers[config.name], config.persistent, config.leaves_state)
-    for _ in range(rounds):
-        for config in configs:
+    for turn in range(rounds):
+        # Each round starts one configuration (and one part) further on: none always
+        # runs right after the same one (the no-pool row leaves the server closing 2,000
+        # connections), nor always first or last in the round.
+        for config in rotated(configs, turn):
             run_round(config, wrappers[config.name], requests, observer)
-        for part in list(parts):
-            run_part(part, parts, requests)
+        for part in rotated(list(parts), turn):
+            if part in parts:  # a failed PostgreSQL part drops the others of its server
+                run_part(part, parts, requests)
     for config in configs:
         wrapper = wrappers[config.name]
         wrapper.close()
         if config.server == POSTGRESQL:
             wrapper.close_pool()  # its worker threads, before the cluster goes away
+
+
+def rotated(items: list[Any], turn: int) -> list[Any]:
+    """``items`` starting at ``turn`` (modulo their number), the ones before it after."""
+    if not items:
+        return items
+    start = turn % len(items)
+    return items[start:] + items[:start]
 
 
 def run_round(config: Config, wrapper: Any, requests: int, observer: Observer) -> None:
