@@ -110,3 +110,24 @@ def test_a_dropped_handles_connection_is_lent_by_the_next_borrow(make_wrapper):
     assert connection_id(next_one) == dropped
     [stats] = django_mysqlpool.pool_stats()
     assert (stats["created"], stats["checked_out"]) == (1, 1)
+
+
+def test_a_handle_closed_in_the_same_breath_as_it_goes_hands_nothing_over():
+    """``close()`` ends the handle's lease before the handle can go: a handle whose last
+    reference is the ``close()`` call itself (``MySQLdb.connect(...).close()``) hands
+    nothing to the pool's orphans as it is freed, which every next borrow would otherwise
+    go through (a give-back frame keeping the lease alive past the handle did that)."""
+    import MySQLdb
+
+    from tests.support.observer import server_params
+
+    params = {**server_params(), "pool": {"pool_size": 1, "max_overflow": 0}}
+    first = MySQLdb.connect(**params)
+    registered = first._lender
+    first.close()
+    del first
+    for _ in range(3):
+        MySQLdb.connect(**params).close()
+    assert list(registered.orphans) == []
+    assert registered.holders == {}
+    django_mysqlpool.close_pool()

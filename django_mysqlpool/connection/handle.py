@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import collections
 import importlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import ModuleType
 from typing import Any, Protocol
 
@@ -53,6 +53,10 @@ UNRESETTABLE_CALLS = frozenset({"change_user"})
 _PRUNE_CURSORS_AT = 32
 
 
+#: A handle's ``close()``: cuts the handle off and gives its connection back.
+CloseHandle = Callable[["PooledConnection"], None]
+
+
 class Lender(Protocol):
     """The pool a handle's connection came from (``pool.registered.RegisteredPool``)."""
 
@@ -63,7 +67,9 @@ class Lender(Protocol):
     #: Leases of handles dropped without close(), for the pool's next caller.
     orphans: collections.deque[Any]
 
-    def give_back(self, handle: PooledConnection) -> None: ...
+    @staticmethod
+    def close_handle(handle: PooledConnection) -> None:
+        """The handle's ``close()`` (a function of the handle, not a method of the lender)."""
 
 
 class ClosedConnection:
@@ -186,15 +192,9 @@ class PooledConnection:
         return self._raw.encoders
 
     def close(self) -> None:
-        if self._record is None:
-            raise driver.closed_twice_error(self._lender.database)
-        # ``_cut_off``'s steps, its call saved: this runs on every request, and Django's
-        # cursors reach the server through this handle, cut off with it.
-        self._raw = self._lender.closed_connection
-        self._notes = self._notes.stale
-        if self._cursors is not None:
-            self._detach_cursors()
-        self._lender.give_back(self)
+        """Give the connection back. The classes ``handle_class_for`` makes replace this
+        with their lender's ``close_handle`` itself, which does it in one frame."""
+        self._lender.close_handle(self)
 
     def _cut_off(self) -> None:
         """The handle and its cursors stop reaching the server connection, and what they
@@ -272,15 +272,17 @@ class DriverAttribute:
         return getattr(handle._raw, self.name)
 
 
-_handle_classes: dict[type, type[PooledConnection]] = {}
+_handle_classes: dict[tuple[type, CloseHandle], type[PooledConnection]] = {}
 
 
-def handle_class_for(raw: Any) -> type[PooledConnection]:
+def handle_class_for(raw: Any, close: CloseHandle) -> type[PooledConnection]:
     """``PooledConnection`` with a ``DriverAttribute`` for each attribute connections of
-    ``raw``'s class have (``raw``'s own included: drivers set most in ``__init__``), made
-    once per driver class. One the driver adds to a connection later is not reached."""
-    kind = type(raw)
-    found = _handle_classes.get(kind)
+    ``raw``'s class have (``raw``'s own included: drivers set most in ``__init__``), and
+    ``close`` (the lender's ``close_handle``) as its ``close()``: the cut-off and the
+    give-back in one frame instead of two on every request. Made once per driver class
+    and ``close``. An attribute the driver adds to a connection later is not reached."""
+    key = (type(raw), close)
+    found = _handle_classes.get(key)
     if found is None:
         own = set(dir(PooledConnection))
         names = sorted(
@@ -288,11 +290,11 @@ def handle_class_for(raw: Any) -> type[PooledConnection]:
             for name in {*dir(raw), *HARMLESS_ATTRIBUTES, *UNRESETTABLE_CALLS}
             if name not in own and not (name.startswith("__") and name.endswith("__"))
         )
-        namespace: dict[str, Any] = {"__slots__": (), "__module__": __name__}
+        namespace: dict[str, Any] = {"__slots__": (), "__module__": __name__, "close": close}
         namespace.update((name, DriverAttribute(name)) for name in names)
         found = type("PooledConnection", (PooledConnection,), namespace)
         found._with_cursors = _with_cursors_class(found)
-        _handle_classes[kind] = found
+        _handle_classes[key] = found
     return found
 
 

@@ -114,7 +114,7 @@ def _after_fork_in_child() -> None:
 
 def _neutralise_inherited_sockets() -> None:
     # A parent's pooled handle collected here does not give its connection back: the pool
-    # it came from knows its owner's pid (``giving_back.GivingBack.give_back``).
+    # it came from knows its owner's pid (``giving_back.close_handle``).
     inherited = [raw for raw in (ref() for ref in list(_connections)) if raw is not None]
     _connections.clear()
     if not inherited:

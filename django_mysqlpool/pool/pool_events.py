@@ -44,7 +44,7 @@ def listen(registered: RegisteredPool) -> None:
         fork.track(raw)
         record.info[PROBE] = liveness.probe_for(raw)
         if registered.handle_class is PooledConnection:  # the first connection's class
-            registered.handle_class = handle_class_for(raw)
+            registered.handle_class = handle_class_for(raw, type(registered).close_handle)
         record.info[reset.NOTES] = notes_for(registered, raw)
         reset.remember_initial_state(raw, record.info)
         # Connections opened together (a burst) are not all recycled on the same borrow.
