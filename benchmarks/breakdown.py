@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, closing, contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -75,11 +75,8 @@ def select_1(connection: Any) -> None:
 @contextmanager
 def mariadb_round_trip() -> Iterator[Action]:
     """A ``SELECT 1`` on an open MySQLdb connection: the network and server floor."""
-    connection = connect_plain()
-    try:
+    with closing(connect_plain()) as connection:
         yield lambda: select_1(connection)
-    finally:
-        connection.close()
 
 
 @contextmanager
@@ -156,11 +153,8 @@ def pooled_connect_and_close() -> Iterator[Action]:
     """Django's ``connect()`` + ``close()`` through django-mysqlpool, no query: the borrow
     and give-back as a request makes them (Django's setup, its cursor and autocommit
     calls included), where the parts above time each alone."""
-    wrapper = wrapper_for(Config("ours, no query", POOLED))
-    try:
+    with closing(wrapper_for(Config("ours, no query", POOLED))) as wrapper:
         yield lambda: connect_and_close(wrapper)
-    finally:
-        wrapper.close()
 
 
 @contextmanager
@@ -169,11 +163,8 @@ def minimal_connect_and_close() -> Iterator[Action]:
     import minimal_pool
 
     wrapper = wrapper_for(Config("minimal pool, no query", PLAIN))
-    with minimal_pool.installed(1):
-        try:
-            yield lambda: connect_and_close(wrapper)
-        finally:
-            wrapper.close()
+    with minimal_pool.installed(1), closing(wrapper):
+        yield lambda: connect_and_close(wrapper)
 
 
 @contextmanager

@@ -207,8 +207,9 @@ class PooledConnection:
     def _detach_cursors(self) -> None:
         """The cursors ``_hand_out`` kept stop reaching the server connection."""
         cursors, self._cursors = self._cursors, None
+        closed = self._lender.closed_connection
         for cursor in cursors or ():
-            detach(cursor, self._lender.closed_connection)
+            detach(cursor, closed)
 
     def __enter__(self) -> PooledConnection:
         return self
