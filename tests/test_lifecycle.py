@@ -85,7 +85,10 @@ def test_pool_stats_reports_counters_limits_and_settings_and_never_a_password(ma
 
 
 def test_pool_stats_count_waits_timeouts_and_dead_connections(make_wrapper, observer):
-    options = {"pool_size": 1, "max_overflow": 0, "timeout": 0.3, "recycle": 1}
+    # The kill and the dead borrow must come before the connection is due for recycling:
+    # 2.7 s after its connect at the earliest (3 s less a spread of up to 10%). With 1 s, a
+    # busy machine let it come due first, and it was counted as recycled, not as dead.
+    options = {"pool_size": 1, "max_overflow": 0, "timeout": 0.3, "recycle": 3}
     holder, waiter = make_wrapper(pool=options), make_wrapper(pool=options)
     held = connection_id(holder)
     with pytest.raises(utils.OperationalError):
@@ -95,7 +98,7 @@ def test_pool_stats_count_waits_timeouts_and_dead_connections(make_wrapper, obse
     assert observer.is_gone(held)
     connection_id(waiter)  # the dead idle connection is replaced on borrow
     waiter.close()
-    time.sleep(1.1)
+    time.sleep(3.1)
     connection_id(waiter)  # older than recycle: replaced before use
     waiter.close()
 
