@@ -54,23 +54,22 @@ def install(database: ModuleType) -> None:
         Django's and the driver's frames. The ``except`` costs a borrow nothing until it
         runs (a decorator's wrapper would cost a call each time).
         """
-        caller = wrapper = given = caller_frame = None
         try:
             if not fork.not_forked[0]:
                 fork.check_pid()
-            route = _direct_route
-            if (
-                _DJANGO_PASSES not in kwargs  # no Django wrapper's: they all pass ``conv``
-                and route is not None
-                and route.kwargs == kwargs
-                and not args
-                and not route.registered.retired
-                and route.generation == fork.generation
-            ):
-                # A direct call (``MySQLdb.connect(pool=...)`` from code that is not a
-                # Django wrapper connecting) equal to the last one that borrowed (``pool=``
-                # compared by value): its pool, without a walk up the caller's stack.
-                return route.registered.borrow()
+            if _DJANGO_PASSES not in kwargs:  # every Django wrapper passes ``conv``
+                route = _direct_route
+                if (
+                    route is not None
+                    and route.kwargs == kwargs
+                    and not args
+                    and not route.registered.retired
+                    and route.generation == fork.generation
+                ):
+                    # A direct call (``MySQLdb.connect(pool=...)`` from code that is not a
+                    # Django wrapper connecting) equal to the last one that borrowed
+                    # (``pool=`` compared by value): its pool, without a walk up the stack.
+                    return route.registered.borrow()
             # The Django wrapper connecting, if one is: only its settings tell our ENGINE
             # from Django's own (the wrapper class is the same for both). Django's own
             # ``get_new_connection`` calling: its ``self``, without the walk's call.
@@ -96,10 +95,13 @@ def install(database: ModuleType) -> None:
                 ):
                     return route.registered.borrow()
                 given = dict(kwargs)
-            elif wrapper is None and not args and _DJANGO_PASSES not in kwargs:
-                # The direct call's ``Route``, made below: only for a call that can take it
-                # (one passing ``conv`` looks for a wrapper first, and is looked up anew).
-                given = _kept_by_value(kwargs)
+            else:
+                caller = given = None
+                if wrapper is None and not args and _DJANGO_PASSES not in kwargs:
+                    # The direct call's ``Route``, made below: only for a call that can
+                    # take it (one passing ``conv`` looks for a wrapper first, and is
+                    # looked up anew).
+                    given = _kept_by_value(kwargs)
             pool_option = kwargs.pop(targets.POOL_OPTION, None)
             if pool_option is None:
                 pool_option = caller is not None and is_pooled_engine(caller.get("ENGINE"))
@@ -123,7 +125,8 @@ def install(database: ModuleType) -> None:
             misplaced = (
                 pool_settings.misplaced_arguments(kwargs) if isinstance(error, TypeError) else {}
             )
-            alias = getattr(wrapper, "alias", None)
+            # Unbound if the error came before the look for a wrapper.
+            alias = getattr(locals().get("wrapper"), "alias", None)
             # test_debug_page: none of the connect's values stays in this frame's locals
             args, kwargs, caller, wrapper, given, caller_frame = (), {}, None, None, None, None
             if misplaced:

@@ -25,7 +25,7 @@ from weakref import ref
 from sqlalchemy import exc as sa_exc
 
 from ..connection import liveness
-from ..connection.handle import PooledConnection, new_handle
+from ..connection.handle import PooledConnection
 from ..connection.reset import NOTES
 from . import leaks, messages, observers
 from .bag import Waiter
@@ -82,7 +82,7 @@ class Lending(GivingBack):
                 self._note_lent(record, waited)
             # The handle's slots filled here, not by an ``__init__`` (``PooledConnection``):
             # a class call through an ``__init__`` costs a borrow a tenth of a microsecond.
-            handle = new_handle(self.handle_class)
+            handle = self.handle_class()
             handle._raw, handle._lender, handle._notes = raw, self, info[NOTES]
             handle._cursors = None
             dropped = ref(handle, self.hand_over)  # to ``orphans`` if the handle is dropped
