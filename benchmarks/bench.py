@@ -30,12 +30,23 @@ from pathlib import Path
 from typing import Any
 
 # Importing workload sets Django up: it comes before anything that imports Django.
-from workload import DBCP, MARIADB, PLAIN, POOLED, POSTGRESQL, Config, one_request, wrapper_for
+from workload import (
+    DBCP,
+    MARIADB,
+    PLAIN,
+    POOLED,
+    POSTGRESQL,
+    Config,
+    one_request,
+    rotated,
+    wrapper_for,
+)
 
 # isort: split
 import breakdown
 import contention
 import minimal_pool
+import paired
 import pgcluster
 import targets
 
@@ -122,14 +133,6 @@ def run_rounds(
         wrapper.close()
         if config.server == POSTGRESQL:
             wrapper.close_pool()  # its worker threads, before the cluster goes away
-
-
-def rotated(items: list[Any], turn: int) -> list[Any]:
-    """``items`` starting at ``turn`` (modulo their number), the ones before it after."""
-    if not items:
-        return items
-    start = turn % len(items)
-    return items[start:] + items[:start]
 
 
 def run_round(config: Config, wrapper: Any, requests: int, observer: Observer) -> None:
@@ -355,6 +358,9 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--contention-requests", type=int, default=6000, help="per run")
     parser.add_argument("--contention-seconds", type=float, default=10.0, help="bound per run")
     parser.add_argument("--contention-rounds", type=int, default=5)
+    parser.add_argument(
+        "--paired-chunks", type=int, default=1000, help="ours against the minimal pool (paired.py)"
+    )
     parser.add_argument("--no-postgresql", action="store_true", help="skip the reference rows")
     parser.add_argument("--save", type=Path, help="also write the figures to this JSON file")
     return parser.parse_args()
@@ -408,6 +414,8 @@ def measure(args: argparse.Namespace, cluster: pgcluster.Cluster | None, note: s
     print_side_by_side(ratios, note)
     parts = breakdown_of(by_name, timed_parts)
     print_breakdown(parts)
+    gap = paired.measure_gap(args.paired_chunks)
+    paired.print_gap(gap)
 
     found = contention.run_contention(
         args.contention_rounds,
@@ -417,7 +425,7 @@ def measure(args: argparse.Namespace, cluster: pgcluster.Cluster | None, note: s
         unique("bench"),
     )
     print_contention(found, args)
-    checked = targets.check(by_name, ratios, parts, found)
+    checked = targets.check(by_name, ratios, parts, found, gap)
     django_mysqlpool.close_pool()
 
     if args.save:
@@ -431,6 +439,7 @@ def measure(args: argparse.Namespace, cluster: pgcluster.Cluster | None, note: s
             django_connect_floor_us=parts[MARIADB]["django_connect_close"],
             borrow_and_return_us=parts[MARIADB]["borrow_give_back"],
             breakdown=parts,
+            paired_gap=gap.summary(),
             threaded=[s.summary() for s in found],
             contention={
                 "requests_per_run": args.contention_requests,

@@ -192,6 +192,19 @@ def contention_figures(results: dict[str, Any]) -> dict[str, str]:
     return figures
 
 
+def paired_figures(results: dict[str, Any]) -> dict[str, str]:
+    """Ours against the minimal pool in chunks side by side (``paired.py``)."""
+    gap = results.get("paired_gap")
+    if gap is None:
+        raise MissingFigure("results.json has no paired_gap (run make bench-chart again)")
+    return {
+        "paired-chunks": thousands(gap["chunks"]),
+        "paired-requests": f"{gap['requests_per_chunk']}",
+        "paired-gap-us": whole_from_ten(gap["gap_us"]),
+        "paired-gap-ratio": ratio(gap["ratio_gap"]),
+    }
+
+
 def figures_of(results: dict[str, Any]) -> dict[str, str]:
     """Every figure the documentation quotes, by substitution name."""
     return {
@@ -199,6 +212,7 @@ def figures_of(results: dict[str, Any]) -> dict[str, str]:
         **configuration_figures(results),
         **breakdown_figures(results),
         **contention_figures(results),
+        **paired_figures(results),
     }
 
 

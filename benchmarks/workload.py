@@ -85,3 +85,11 @@ def one_request(wrapper: Any, persistent: bool, leaves_state: bool = False) -> N
     wrapper.close_if_unusable_or_obsolete()  # what request_started does
     run_query(wrapper, leaves_state)
     finish(wrapper, persistent)
+
+
+def rotated(items: list[Any], turn: int) -> list[Any]:
+    """``items`` starting at ``turn`` (modulo their number), the ones before it after."""
+    if not items:
+        return items
+    start = turn % len(items)
+    return items[start:] + items[:start]
