@@ -73,7 +73,7 @@ def install(database: ModuleType) -> None:
             # The Django wrapper connecting, if one is: only its settings tell our ENGINE
             # from Django's own (the wrapper class is the same for both). Django's own
             # ``get_new_connection`` calling: its ``self``, without the walk's call.
-            caller_frame = sys._getframe(1)
+            caller_frame: Any = sys._getframe(1)  # None once read: it holds the caller
             if caller_frame.f_code is _DJANGO_CONNECTS:
                 wrapper = caller_frame.f_locals["self"]
             else:  # a subclass's, or tracing tools' frames between (or no wrapper)
