@@ -26,7 +26,7 @@ class SessionNotes:
     __slots__ = (
         "setup", "changed", "in_doubt", "failed_with", "read_status", "tracked", "handle",
         "can_reset", "error_code", "cursor_class", "session_class", "django_setup",
-        "charset", "unusable", "stale", "clean_status", "setup_text",
+        "charset", "unusable", "stale", "clean_status", "setup_matched",
     )  # fmt: skip
 
     def __init__(
@@ -44,10 +44,10 @@ class SessionNotes:
         #: Django's setup values the session has (``statements.SETUP_STATEMENTS`` names).
         #: Emptied through ``forget_setup`` only.
         self.setup: dict[str, str] = {}
-        #: The text of the last setup statement found to be Django's and all in ``setup``:
-        #: the same text again (Django sends it on every connect) is skipped on one string
-        #: comparison, without hashing it to classify it. None whenever ``setup`` is emptied.
-        self.setup_text: str | None = None
+        #: The last setup statement's values (``Statement.setup``, one object per text)
+        #: found to be Django's and all in ``setup``: the same statement again is skipped
+        #: on one identity test. None whenever ``setup`` is emptied.
+        self.setup_matched: dict[str, str] | None = None
         #: The current borrower may have changed session state (variables, locks, ...).
         self.changed = False
         #: The borrower did something whose effect nobody can see (a raw protocol call, a
@@ -93,7 +93,7 @@ class SessionNotes:
 
     def forget_setup(self) -> None:
         """The session's setup values are unknown (until the server has answered)."""
-        self.setup_text = None
+        self.setup_matched = None
         self.setup.clear()
 
 
@@ -136,11 +136,6 @@ class SessionCursorMixin:
         if handle is None:  # closed: the driver's own "cursor closed"
             return super().execute(query, args)  # type: ignore[misc]
         notes = handle._notes
-        if type(query) is str and query == notes.setup_text and args is None:
-            # Django's setup statement, which the session has exactly (``_setup`` matched
-            # this text last): skipped on one comparison, without hashing the new text.
-            self._executed = query  # what "ran", for Django's debug cursor
-            return 0
         try:
             statement = remembered.get(query)  # what classify() would return, without a call
         except TypeError:  # not hashable (a bytearray)
@@ -149,6 +144,9 @@ class SessionCursorMixin:
             statement = classify(query)
         setup = statement.setup
         if setup is not None and args is None:
+            if setup is notes.setup_matched:  # the session has exactly this: skip it
+                self._executed = query  # what "ran", for Django's debug cursor
+                return 0
             return self._setup(notes, setup, query)
         # ``_to_driver`` and ``_note_reply`` inline: two calls less on every statement of
         # every request.
@@ -181,12 +179,12 @@ class SessionCursorMixin:
             # The session already has exactly this: nothing to send. What was "executed"
             # is still this text, for Django's debug cursor (the toolbar's SQL panel).
             self._executed = query
-            notes.setup_text = query if type(query) is str else None
+            notes.setup_matched = setup
             return 0
         notes.forget_setup()  # unknown until the server has answered
         result = self._to_driver(notes, super().execute, query)  # type: ignore[misc]
         known.update(setup)
-        notes.setup_text = query if type(query) is str else None
+        notes.setup_matched = setup
         return result
 
     def executemany(self, query: Any, args: Any) -> Any:
