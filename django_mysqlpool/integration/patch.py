@@ -54,6 +54,7 @@ def install(database: ModuleType) -> None:
         Django's and the driver's frames. The ``except`` costs a borrow nothing until it
         runs (a decorator's wrapper would cost a call each time).
         """
+        wrapper = None  # read by the ``except``, wherever the error comes from
         try:
             if not fork.not_forked[0]:
                 fork.check_pid()
@@ -125,8 +126,7 @@ def install(database: ModuleType) -> None:
             misplaced = (
                 pool_settings.misplaced_arguments(kwargs) if isinstance(error, TypeError) else {}
             )
-            # Unbound if the error came before the look for a wrapper.
-            alias = getattr(locals().get("wrapper"), "alias", None)
+            alias = getattr(wrapper, "alias", None)
             # test_debug_page: none of the connect's values stays in this frame's locals
             args, kwargs, caller, wrapper, given, caller_frame = (), {}, None, None, None, None
             if misplaced:

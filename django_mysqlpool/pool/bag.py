@@ -97,7 +97,7 @@ class Bag:
             return False
         self.idle.append(source.pop(key))
         if self.waiters:  # one queued up after our look: it may have missed this record
-            self.serve_from_idle()
+            self._serve_from_idle()
         return True
 
     def hand_to_waiter(self, source: dict[Any, Any], key: Any) -> bool:
@@ -126,7 +126,7 @@ class Bag:
         if waiter.gone:  # it gave up meanwhile: the record goes on
             self._pass_on(waiter.ref)
 
-    def serve_from_idle(self) -> None:
+    def _serve_from_idle(self) -> None:
         while self.waiters and self.idle:
             try:
                 ref = self.waiters.popleft()
@@ -172,7 +172,7 @@ class Bag:
             (self.waiters.appendleft if waiter.queued_before else self.waiters.append)(ref)
             waiter.queued_before = True
         if self.idle:  # given back between our look and queueing up
-            self.serve_from_idle()
+            self._serve_from_idle()
         waiter.wake.acquire(timeout=seconds)
 
     def wake_all(self) -> None:

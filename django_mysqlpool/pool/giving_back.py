@@ -81,14 +81,8 @@ class GivingBack(Holdings):
                 and not self.retired
             ):
                 info[IDLE_SINCE] = now  # for max_idle and pre_ping_after
-                bag = self.bag
-                if bag.waiters or len(bag.idle) >= bag.keep:
-                    if not bag.put(in_hand, me):  # beyond what the pool keeps (QueuePool)
-                        self._close_in_hand(me)
-                else:  # ``bag.put``'s common case (nobody waits, room), without its call
-                    bag.idle.append(in_hand.pop(me))
-                    if bag.waiters:  # one queued up after our look
-                        bag.serve_from_idle()
+                if not self.bag.put(in_hand, me):  # beyond what the pool keeps (QueuePool)
+                    self._close_in_hand(me)
                 if self.retired:  # retired meanwhile: close what we put back
                     self.close_idle()
             else:

@@ -73,8 +73,8 @@ CONNECTED_AT = "connected_at"
 HELD_SINCE = "held_since"
 IDLE_SINCE = "idle_since"
 PROBE = "probe"
-#: Until when (``time.time()``, SQLAlchemy's clock for ``recycle``) the connection needs
-#: no recycling: set once it has passed a full check, gone when it connects anew.
+#: Until when (``time.monotonic()``, the borrow's clock) the connection needs no
+#: recycling: set once it has passed a full check, gone when it connects anew.
 FRESH_UNTIL = "fresh_until"
 
 #: Dead idle connections replaced in one borrow before giving up (SQLAlchemy's figure).
