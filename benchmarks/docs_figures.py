@@ -200,7 +200,6 @@ def paired_figures(results: dict[str, Any]) -> dict[str, str]:
         "minimal-faster-percent": f"{gap['gap_us'] / gap['ours_us'] * 100:.0f}",
         "paired-chunks": thousands(gap["chunks"]),
         "paired-requests": f"{gap['requests_per_chunk']}",
-        "paired-gap-us": whole_from_ten(gap["gap_us"]),
         "paired-gap-ratio": ratio(gap["ratio_gap"]),
     }
 

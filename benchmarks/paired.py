@@ -60,7 +60,9 @@ def measure_gap(chunks: int, requests: int = CHUNK) -> PairedGap:
     pool = minimal_pool.new_pool(1)
     ours = wrapper_for(Config("ours, paired", POOLED))
     minimal = wrapper_for(Config("minimal pool, paired", PLAIN))
-    persistent = wrapper_for(Config("persistent, paired", PLAIN, {"CONN_MAX_AGE": None}, True))
+    persistent = wrapper_for(
+        Config("persistent, paired", PLAIN, {"CONN_MAX_AGE": None}, persistent=True)
+    )
     arms: list[tuple[Any, bool, Callable[[], Any]]] = [
         (ours, False, nullcontext),
         (minimal, False, lambda: minimal_pool.swapped_in(pool)),
